@@ -1,0 +1,1 @@
+"""ruff and mypy behind one interface, producing one issue model."""

@@ -1,0 +1,183 @@
+"""mypy, through `--output json` (text output breaks under the user's `pretty = true`).
+
+mypy stops the whole run at a "blocking" error (a syntax error, an undecodable file): such
+files are reported and left out of a second run, so one broken file does not hide the
+type errors of all the others.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from stomper_lsp.checkers.base import LineTexts
+from stomper_lsp.checkers.environment import ProjectEnvironment
+from stomper_lsp.checkers.errors import CheckerError, ToolNotFoundError
+from stomper_lsp.checkers.model import Issue, Position, Severity
+from stomper_lsp.process import ProcessResult, run_process
+
+_BASE_ARGS = (
+    "--output", "json", "--no-pretty", "--no-error-summary", "--no-color-output",
+    "--hide-error-context", "--show-error-codes",
+)
+_FOUND_ISSUES = 1
+_BLOCKING = 2
+_MAX_BLOCKING_RERUNS = 3
+_PLAIN_ERROR = re.compile(r"^(?P<path>[^:\n]+?\.pyi?):(?:(?P<line>\d+):)?(?:\d+:)? error: (?P<msg>.+)$")
+DOCS_URL = "https://mypy.readthedocs.io/en/stable/_refs.html#code-{code}"
+
+
+class MypyChecker:
+    name = "mypy"
+    reads_unsaved_text = False
+
+    def __init__(
+        self,
+        environment: ProjectEnvironment,
+        *,
+        explicit_path: str | None = None,
+        timeout: float = 120.0,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self._environment = environment
+        self._explicit_path = explicit_path
+        self._timeout = timeout
+        self._cache_dir = cache_dir
+        self._binary: str | None = None
+
+    def binary(self) -> str:
+        if self._binary is None:
+            self._binary = self._environment.find_tool("mypy", self._explicit_path)
+        return self._binary
+
+    def _argv(self, paths: Sequence[str]) -> list[str]:
+        binary = self.binary()
+        argv = [binary, *_BASE_ARGS]
+        python = self._environment.project_python()
+        if python and Path(python).parent != Path(binary).parent:
+            argv += ["--python-executable", python]
+        if self._cache_dir is not None:
+            argv += ["--cache-dir", str(self._cache_dir)]
+        return [*argv, "--", *paths]
+
+    async def check(
+        self,
+        root: Path,
+        paths: Sequence[str],
+        overlays: Mapping[str, str] | None = None,
+    ) -> list[Issue]:
+        texts = LineTexts(root)
+        remaining = list(paths)
+        issues: list[Issue] = []
+        for _ in range(_MAX_BLOCKING_RERUNS + 1):
+            if not remaining:
+                break
+            result = await self._run(root, remaining)
+            found, blocked = self._parse(result, texts)
+            issues.extend(found)
+            if result.returncode != _BLOCKING:
+                return issues
+            still = [p for p in remaining if p not in blocked]
+            if not blocked or len(still) == len(remaining):
+                raise CheckerError(
+                    "mypy", "stopped with a blocking error it did not attribute to a file",
+                    result.argv, (result.stderr_text + "\n" + result.stdout_text).strip(),
+                )
+            # Keep only the blocking files' issues from this round; the others get re-checked.
+            issues = [i for i in issues if i.path in blocked or i.path not in remaining]
+            remaining = still
+        return issues
+
+    async def _run(self, root: Path, paths: Sequence[str]) -> ProcessResult:
+        argv = self._argv(paths)
+        try:
+            result = await run_process(argv, cwd=root, timeout=self._timeout)
+        except OSError as exc:
+            raise ToolNotFoundError("mypy", f"could not start: {exc}", argv) from exc
+        if result.timed_out:
+            raise CheckerError(
+                "mypy", f"timed out after {self._timeout:g}s (checker_timeout)", result.argv
+            )
+        if result.returncode not in (0, _FOUND_ISSUES, _BLOCKING):
+            raise CheckerError(
+                "mypy", f"crashed with exit code {result.returncode}", result.argv,
+                (result.stderr_text + "\n" + result.stdout_text).strip(),
+            )
+        return result
+
+    def _parse(self, result: ProcessResult, texts: LineTexts) -> tuple[list[Issue], set[str]]:
+        issues: list[Issue] = []
+        blocked: set[str] = set()
+        unparsed: list[str] = []
+        for line in (result.stdout_text + "\n" + result.stderr_text).splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("{"):
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError:
+                    unparsed.append(line)
+                    continue
+                issue = self._to_issue(item, texts)
+                if issue is not None:
+                    issues.append(issue)
+                    if issue.code == "syntax":
+                        blocked.add(issue.path)
+                continue
+            match = _PLAIN_ERROR.match(line)
+            if match:
+                path = Path(match["path"]).as_posix()
+                line_no = max(int(match["line"] or 1) - 1, 0)
+                issues.append(
+                    Issue(
+                        path=path,
+                        start=Position(line=line_no, character=0),
+                        end=Position(line=line_no, character=0),
+                        tool="mypy",
+                        code="blocking-error",
+                        message=match["msg"],
+                        line_text=texts.line(path, line_no),
+                    )
+                )
+                blocked.add(path)
+            elif not line.startswith(("Success:", "Found ")):
+                unparsed.append(line)
+        if unparsed and result.returncode == _FOUND_ISSUES and not issues:
+            raise CheckerError(
+                "mypy", "printed output that is not JSON (is it older than 1.11?)",
+                result.argv, "\n".join(unparsed[:20]),
+            )
+        return issues, blocked
+
+    @staticmethod
+    def _to_issue(item: Mapping[str, Any], texts: LineTexts) -> Issue | None:
+        if item.get("severity") == "note":
+            return None
+        path = Path(str(item.get("file", ""))).as_posix()
+        line = max(int(item.get("line") or 1) - 1, 0)
+        column = max(int(item.get("column") or 0), 0)
+        if item.get("code") == "syntax":  # mypy reports parser columns 1-based
+            column = max(column - 1, 0)
+        end_line = max(int(item.get("end_line") or line + 1) - 1, line)
+        end_column = int(item.get("end_column") or column + 1)
+        if end_line == line and end_column <= column:
+            end_column = column + 1
+        code = str(item.get("code") or "misc")
+        message = str(item.get("message", ""))
+        if item.get("hint"):
+            message += "\n" + str(item["hint"])
+        return Issue(
+            path=path,
+            start=Position(line=line, character=column),
+            end=Position(line=end_line, character=end_column),
+            tool="mypy",
+            code=code,
+            message=message,
+            severity=Severity.ERROR,
+            url=DOCS_URL.format(code=code),
+            line_text=texts.line(path, line),
+        )

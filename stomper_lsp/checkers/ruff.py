@@ -1,0 +1,151 @@
+"""ruff, through its JSON output; unsaved text goes in through stdin."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from stomper_lsp.checkers.base import LineTexts
+from stomper_lsp.checkers.environment import ProjectEnvironment
+from stomper_lsp.checkers.errors import CheckerError, ToolNotFoundError
+from stomper_lsp.checkers.model import Applicability, Fix, FixEdit, Issue, Position, Severity
+from stomper_lsp.process import ProcessResult, run_process
+
+_BASE_ARGS = ("check", "--output-format", "json", "--no-fix", "--force-exclude")
+_FOUND_ISSUES = 1
+_CHUNK = 1000  # files per process: keeps argv far below the kernel's limit
+
+
+def _position(location: Mapping[str, Any] | None) -> Position:
+    if not location:
+        return Position(line=0, character=0)
+    return Position(
+        line=max(int(location.get("row", 1)) - 1, 0),
+        character=max(int(location.get("column", 1)) - 1, 0),
+    )
+
+
+def _fix(raw: Mapping[str, Any] | None) -> Fix | None:
+    if not raw or not raw.get("edits"):
+        return None
+    try:
+        applicability = Applicability(raw.get("applicability", "unsafe"))
+    except ValueError:
+        applicability = Applicability.UNSAFE
+    edits = tuple(
+        FixEdit(
+            start=_position(e.get("location")),
+            end=_position(e.get("end_location")),
+            content=e.get("content") or "",
+        )
+        for e in raw["edits"]
+    )
+    return Fix(message=raw.get("message"), applicability=applicability, edits=edits)
+
+
+class RuffChecker:
+    name = "ruff"
+    reads_unsaved_text = True
+
+    def __init__(
+        self,
+        environment: ProjectEnvironment,
+        *,
+        explicit_path: str | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        self._environment = environment
+        self._explicit_path = explicit_path
+        self._timeout = timeout
+        self._binary: str | None = None
+
+    def binary(self) -> str:
+        if self._binary is None:
+            self._binary = self._environment.find_tool("ruff", self._explicit_path)
+        return self._binary
+
+    async def check(
+        self,
+        root: Path,
+        paths: Sequence[str],
+        overlays: Mapping[str, str] | None = None,
+    ) -> list[Issue]:
+        overlays = {p: t for p, t in (overlays or {}).items() if p in set(paths)}
+        on_disk = [p for p in paths if p not in overlays]
+        jobs = [self._run(root, on_disk[i : i + _CHUNK]) for i in range(0, len(on_disk), _CHUNK)]
+        jobs += [self._run(root, [path], text) for path, text in overlays.items()]
+        texts = LineTexts(root, overlays)
+        issues: list[Issue] = []
+        for raw_items in await asyncio.gather(*jobs):
+            issues.extend(self._to_issue(root, item, texts) for item in raw_items)
+        return issues
+
+    async def _run(
+        self, root: Path, paths: Sequence[str], text: str | None = None
+    ) -> list[dict[str, Any]]:
+        if not paths:
+            return []
+        argv = [self.binary(), *_BASE_ARGS]
+        if text is not None:
+            argv += ["--stdin-filename", str(root / paths[0]), "-"]
+        else:
+            argv += ["--", *paths]
+        try:
+            result = await run_process(
+                argv,
+                cwd=root,
+                timeout=self._timeout,
+                stdin_data=text.encode("utf-8") if text is not None else None,
+            )
+        except OSError as exc:
+            raise ToolNotFoundError("ruff", f"could not start: {exc}", argv) from exc
+        return self._parse(result)
+
+    def _parse(self, result: ProcessResult) -> list[dict[str, Any]]:
+        if result.timed_out:
+            raise CheckerError(
+                "ruff", f"timed out after {self._timeout:g}s (checker_timeout)", result.argv
+            )
+        if result.returncode not in (0, _FOUND_ISSUES):
+            raise CheckerError(
+                "ruff", f"failed with exit code {result.returncode}", result.argv,
+                result.stderr_text,
+            )
+        try:
+            data = json.loads(result.stdout or b"[]")
+        except json.JSONDecodeError as exc:
+            raise CheckerError(
+                "ruff", f"printed output that is not JSON ({exc})", result.argv,
+                result.stderr_text or result.stdout_text[:500],
+            ) from exc
+        if not isinstance(data, list):
+            raise CheckerError("ruff", "printed JSON that is not a list", result.argv)
+        return [item for item in data if isinstance(item, dict)]
+
+    @staticmethod
+    def _to_issue(root: Path, item: Mapping[str, Any], texts: LineTexts) -> Issue:
+        filename = str(item.get("filename", ""))
+        try:
+            path = Path(os.path.relpath(filename, root)).as_posix()
+        except ValueError:
+            path = filename
+        start = _position(item.get("location"))
+        end = _position(item.get("end_location"))
+        code = item.get("code") or "invalid-syntax"
+        severity = Severity.WARNING if item.get("severity") == "warning" else Severity.ERROR
+        return Issue(
+            path=path,
+            start=start,
+            end=end,
+            tool="ruff",
+            code=str(code),
+            message=str(item.get("message", "")),
+            severity=severity,
+            url=item.get("url"),
+            fix=_fix(item.get("fix")),
+            line_text=texts.line(path, start.line),
+        )

@@ -1,0 +1,1 @@
+"""The `stomper` command line."""

@@ -1,0 +1,98 @@
+"""Entry point of `stomper`: parse arguments, load the project, dispatch, map errors to exits."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from stomper_lsp import __version__
+from stomper_lsp.checkers.errors import CheckerError
+from stomper_lsp.checkers.files import PathOutsideProjectError
+from stomper_lsp.cli.check import run_check
+from stomper_lsp.cli.exit_codes import EXIT_ERROR
+from stomper_lsp.config import TOOL_NAMES, ConfigError
+from stomper_lsp.project import Project, find_project_root
+
+
+def _comma_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _tools(value: str) -> list[str]:
+    tools = _comma_list(value)
+    unknown = [t for t in tools if t not in TOOL_NAMES]
+    if unknown or not tools:
+        raise argparse.ArgumentTypeError(
+            f"unknown tool {', '.join(unknown) or '(none)'}; choose from {', '.join(TOOL_NAMES)}"
+        )
+    return tools
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", help="files or folders (default: the whole project)")
+    parser.add_argument(
+        "--project", type=Path, help="project root (default: nearest folder with pyproject.toml)"
+    )
+    parser.add_argument("--tools", type=_tools, help="comma-separated checkers: ruff,mypy")
+    parser.add_argument("--select", type=_comma_list, help="only these codes (prefix match)")
+    parser.add_argument("--ignore", type=_comma_list, help="never these codes (prefix match)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stomper", description="Make ruff and mypy errors disappear."
+    )
+    parser.add_argument("--version", action="version", version=f"stomper {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = sub.add_parser("check", help="list ruff and mypy issues")
+    _add_common(check)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {"tools": args.tools, "select": args.select, "ignore": args.ignore}
+
+
+def load_project(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[Project, list[str]]:
+    if args.project is not None:
+        if not args.project.is_dir():
+            raise ConfigError(f"--project {args.project}: not a folder.")
+        root = args.project
+    else:
+        first = Path(args.paths[0]) if args.paths else Path.cwd()
+        if args.paths and not first.exists():
+            raise ConfigError(f"{first}: no such file or folder.")
+        root = find_project_root(first)
+    for path in args.paths:
+        if not Path(path).exists():
+            raise ConfigError(f"{path}: no such file or folder.")
+    project = Project.load(root, overrides=overrides, trusted=True)
+    return project, project.relative(args.paths)
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    project, paths = load_project(args, _overrides(args))
+    for warning in project.warnings:
+        print(f"stomper: warning: {warning}", file=sys.stderr)
+    return await run_check(project, paths, as_json=args.json, out=sys.stdout)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(_dispatch(args))
+    except (ConfigError, PathOutsideProjectError, CheckerError) as exc:
+        print(f"stomper: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("stomper: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The settings model. Field docs double as the reference in docs/configuration.md."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ToolName = Literal["ruff", "mypy"]
+TOOL_NAMES: tuple[str, ...] = ("ruff", "mypy")
+AgentName = Literal["ruff", "claude", "cursor", "codex", "gemini", "aider", "command"]
+AGENT_NAMES: tuple[str, ...] = ("ruff", "claude", "cursor", "codex", "gemini", "aider", "command")
+
+# Keys that make Stomper execute something. A repository must not be able to set them
+# (design invariant 6): they come from the user's own config, editor settings or CLI flags.
+COMMAND_KEYS: frozenset[str] = frozenset({"agent_command", "ruff_path", "mypy_path", "python"})
+
+
+def _split_command(value: object) -> object:
+    if isinstance(value, str):
+        return shlex.split(value)
+    return value
+
+
+class StomperConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tools: list[ToolName] = Field(
+        default_factory=lambda: ["ruff", "mypy"], description="Checkers to run."
+    )
+    select: list[str] = Field(
+        default_factory=list,
+        description="Only report these codes (prefix match: `F` selects `F401`; mypy codes "
+        "such as `arg-type` match exactly). Empty: everything the tools report.",
+    )
+    ignore: list[str] = Field(
+        default_factory=list, description="Never report these codes (prefix match)."
+    )
+    include: list[str] = Field(
+        default_factory=list,
+        description="Glob patterns (relative to the project root) of files to check. "
+        "Empty: every Python file that git does not ignore.",
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="Glob patterns of files never to check or fix."
+    )
+    agent: AgentName = Field(
+        "ruff",
+        description="Agent that fixes files: the built-in offline `ruff` fixer, a preset "
+        "(`claude`, `cursor`, `codex`, `gemini`, `aider`) or `command` (uses agent_command).",
+    )
+    agent_command: list[str] | None = Field(
+        None,
+        description="argv template for the `command` agent, with {prompt_file}, {file} and "
+        "{workdir} placeholders. User config, editor settings or CLI only.",
+    )
+    max_parallel_files: int = Field(4, ge=1, le=32, description="Files fixed at once (1-32).")
+    max_attempts: int = Field(
+        3, ge=1, le=10, description="Agent attempts per file, each with feedback (1-10)."
+    )
+    agent_timeout: float = Field(
+        600.0, gt=0, le=86400, description="Seconds one agent attempt may run before it is killed."
+    )
+    checker_timeout: float = Field(
+        120.0, gt=0, le=3600, description="Seconds one ruff or mypy run may take."
+    )
+    test_command: list[str] | None = Field(
+        None,
+        description="Command that must pass in the sandbox before a fix is accepted "
+        "(a string is split like a shell would, but no shell runs it).",
+    )
+    python: str | None = Field(
+        None,
+        description="Interpreter whose packages mypy resolves imports from. Default: the "
+        "project's .venv or venv. User config, editor settings or CLI only.",
+    )
+    ruff_path: str | None = Field(None, description="Explicit ruff binary. Not from the repo.")
+    mypy_path: str | None = Field(None, description="Explicit mypy binary. Not from the repo.")
+
+    _split_agent = field_validator("agent_command", "test_command", mode="before")(
+        lambda value: _split_command(value)
+    )
+
+    @field_validator("agent_command")
+    @classmethod
+    def _non_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("must name a program, for example ['my-agent', '{prompt_file}']")
+        return value

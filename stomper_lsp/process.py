@@ -1,0 +1,149 @@
+"""Run external tools without ever blocking the event loop or leaking processes.
+
+Every tool Stomper starts (checkers, agents, test commands) goes through `run_process`:
+no shell, stdin closed (or fed and closed), its own process group, a hard timeout, and the
+whole group killed on timeout, cancellation, or when the leader exits but children linger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_OUTPUT_LIMIT = 8 * 1024 * 1024
+_KILL_GRACE_S = 0.5
+_PIPE_GRACE_S = 1.0
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool
+    duration_s: float
+    truncated: bool
+
+    @property
+    def stderr_text(self) -> str:
+        return self.stderr.decode("utf-8", errors="replace")
+
+    @property
+    def stdout_text(self) -> str:
+        return self.stdout.decode("utf-8", errors="replace")
+
+
+class _BoundedBuffer:
+    """Keeps the head and tail of a stream so a chatty tool cannot exhaust memory."""
+
+    def __init__(self, limit: int) -> None:
+        self._half = max(limit // 2, 1)
+        self._head = bytearray()
+        self._tail = bytearray()
+        self.truncated = False
+
+    def feed(self, chunk: bytes) -> None:
+        room = self._half - len(self._head)
+        if room > 0:
+            self._head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self._tail += chunk
+            if len(self._tail) > self._half:
+                self.truncated = True
+                del self._tail[: len(self._tail) - self._half]
+
+    def value(self) -> bytes:
+        if self.truncated:
+            return bytes(self._head) + b"\n[... output truncated by Stomper ...]\n" + bytes(self._tail)
+        return bytes(self._head + self._tail)
+
+
+async def _drain(stream: asyncio.StreamReader | None, sink: _BoundedBuffer) -> None:
+    if stream is None:
+        return
+    while chunk := await stream.read(65536):
+        sink.feed(chunk)
+
+
+def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+async def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: str | Path,
+    timeout: float,
+    stdin_data: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    output_limit: int = DEFAULT_OUTPUT_LIMIT,
+) -> ProcessResult:
+    """Run `argv` to completion or until `timeout`; raises OSError if it cannot start."""
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=str(cwd),
+        env=dict(env) if env is not None else None,
+        stdin=asyncio.subprocess.PIPE if stdin_data is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    pgid = proc.pid  # start_new_session makes the child its own group leader
+    out, err = _BoundedBuffer(output_limit), _BoundedBuffer(output_limit)
+    readers = [
+        asyncio.ensure_future(_drain(proc.stdout, out)),
+        asyncio.ensure_future(_drain(proc.stderr, err)),
+    ]
+    timed_out = False
+    try:
+        if stdin_data is not None and proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                proc.stdin.write(stdin_data)
+                await proc.stdin.drain()
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except TimeoutError:
+            timed_out = True
+            _kill_group(pgid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), _KILL_GRACE_S)
+            except TimeoutError:
+                _kill_group(pgid)
+                await proc.wait()
+    except BaseException:
+        # Cancelled (or anything else): the whole group goes, and we wait for the leader
+        # so no zombie or orphan outlives the caller.
+        _kill_group(pgid)
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(proc.wait())
+        for reader in readers:
+            reader.cancel()
+        raise
+    # Children that outlive the leader (agents love to daemonize) are killed too; they
+    # would otherwise hold our pipes open and keep editing files after we judged them.
+    _, pending = await asyncio.wait(readers, timeout=_PIPE_GRACE_S)
+    _kill_group(pgid)
+    if pending:
+        await asyncio.wait(pending, timeout=_PIPE_GRACE_S)
+        for reader in pending:
+            reader.cancel()
+    return ProcessResult(
+        argv=tuple(argv),
+        returncode=proc.returncode if proc.returncode is not None else -1,
+        stdout=out.value(),
+        stderr=err.value(),
+        timed_out=timed_out,
+        duration_s=time.monotonic() - started,
+        truncated=out.truncated or err.truncated,
+    )
