@@ -62,7 +62,8 @@ class _BoundedBuffer:
 
     def value(self) -> bytes:
         if self.truncated:
-            return bytes(self._head) + b"\n[... output truncated by Stomper ...]\n" + bytes(self._tail)
+            marker = b"\n[... output truncated by Stomper ...]\n"
+            return bytes(self._head) + marker + bytes(self._tail)
         return bytes(self._head + self._tail)
 
 

@@ -26,7 +26,9 @@ _BASE_ARGS = (
 _FOUND_ISSUES = 1
 _BLOCKING = 2
 _MAX_BLOCKING_RERUNS = 3
-_PLAIN_ERROR = re.compile(r"^(?P<path>[^:\n]+?\.pyi?):(?:(?P<line>\d+):)?(?:\d+:)? error: (?P<msg>.+)$")
+_PLAIN_ERROR = re.compile(
+    r"^(?P<path>[^:\n]+?\.pyi?):(?:(?P<line>\d+):)?(?:\d+:)? error: (?P<msg>.+)$"
+)
 DOCS_URL = "https://mypy.readthedocs.io/en/stable/_refs.html#code-{code}"
 
 

@@ -27,7 +27,7 @@ class StomperConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tools: list[ToolName] = Field(
-        default_factory=lambda: ["ruff", "mypy"], description="Checkers to run."
+        default_factory=lambda: list[ToolName](["ruff", "mypy"]), description="Checkers to run."
     )
     select: list[str] = Field(
         default_factory=list,

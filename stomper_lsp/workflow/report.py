@@ -1,0 +1,81 @@
+"""What a fix run tells its callers: live progress events and the final report.
+
+Plain pydantic data, shared by the CLI, the language server and the workflow state.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class FileStatus(StrEnum):
+    FIXED = "fixed"  # every issue of the file is gone, nothing new
+    PARTIAL = "partial"  # fewer issues, nothing new
+    FAILED = "failed"  # no acceptable attempt (or the agent/sandbox broke)
+    CONFLICT = "conflict"  # an accepted fix overlapped an earlier one; not applied
+    UNCHANGED = "unchanged"  # nothing to apply (no fixable change)
+
+
+class RunStatus(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ProgressKind = Literal[
+    "run_started", "queued", "started", "attempt", "verified", "rejected", "merged",
+    "conflict", "failed", "unchanged", "run_finished",
+]
+
+
+class ProgressEvent(BaseModel):
+    kind: ProgressKind
+    path: str | None = None
+    message: str = ""
+    attempt: int | None = None
+    done: int = 0
+    total: int = 0
+    running: int = 0
+
+
+class FileOutcome(BaseModel):
+    path: str
+    status: FileStatus
+    issues_before: int
+    issues_after: int
+    issues_fixed: int = 0
+    issues_introduced: int = 0
+    attempts: int = 0
+    duration_s: float = 0.0
+    log_path: str | None = None
+    message: str = ""
+    changed_paths: list[str] = Field(default_factory=list)
+    """Every file this outcome changed (the target and any other file the agent edited)."""
+
+
+class FileChange(BaseModel):
+    """A file of the run's merged result: its text in the snapshot and after the fixes."""
+
+    path: str
+    base_text: str | None  # None: the file did not exist in the snapshot
+    new_text: str | None  # None: the fixes delete the file (never accepted today)
+
+
+class FixReport(BaseModel):
+    status: RunStatus
+    root: str
+    snapshot: str | None = None
+    files: list[FileOutcome] = Field(default_factory=list)
+    changes: list[FileChange] = Field(default_factory=list)
+    issues_before: int = 0
+    issues_after: int = 0
+    peak_concurrent_files: int = 0
+    peak_concurrent_merges: int = 0
+    duration_s: float = 0.0
+    errors: list[str] = Field(default_factory=list)
+
+    def by_status(self, status: FileStatus) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == status]
