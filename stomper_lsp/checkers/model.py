@@ -78,7 +78,12 @@ class Issue(BaseModel):
 
 
 class IssueDelta(BaseModel):
-    """How two issue sets for the same file differ, counted by fingerprint (a multiset)."""
+    """How two issue sets for the same file differ.
+
+    Matched in two passes: by fingerprint (survives line shifts), then what is left by tool,
+    code and message alone, so an issue whose line was edited by a fix of *another* issue
+    (`List[int]` -> `list[int]` on a line mypy also flags) is still the same issue.
+    """
 
     fixed: int
     introduced: int
@@ -86,13 +91,39 @@ class IssueDelta(BaseModel):
 
     @classmethod
     def between(cls, before: Iterable[Issue], after: Iterable[Issue]) -> IssueDelta:
-        old = Counter(issue.fingerprint for issue in before)
-        new = Counter(issue.fingerprint for issue in after)
-        return cls(
-            fixed=sum((old - new).values()),
-            introduced=sum((new - old).values()),
-            remaining=sum((old & new).values()),
-        )
+        before, after = list(before), list(after)
+        unmatched = new_issues(before, after)
+        remaining = len(after) - len(unmatched)
+        return cls(fixed=len(before) - remaining, introduced=len(unmatched), remaining=remaining)
+
+
+def _loose_key(issue: Issue) -> tuple[str, str, str]:
+    return (issue.tool, issue.code, issue.message)
+
+
+def new_issues(before: Iterable[Issue], after: Iterable[Issue]) -> list[Issue]:
+    """The issues of `after` that match nothing in `before` (see IssueDelta)."""
+    before, after = list(before), list(after)
+    exact = Counter(i.fingerprint for i in before) & Counter(i.fingerprint for i in after)
+
+    def unmatched(issues: list[Issue]) -> list[Issue]:
+        budget = Counter(exact)
+        rest = []
+        for issue in issues:
+            if budget[issue.fingerprint] > 0:
+                budget[issue.fingerprint] -= 1
+            else:
+                rest.append(issue)
+        return rest
+
+    loose = Counter(_loose_key(i) for i in unmatched(before))
+    leftover = []
+    for issue in unmatched(after):
+        if loose[_loose_key(issue)] > 0:
+            loose[_loose_key(issue)] -= 1
+        else:
+            leftover.append(issue)
+    return leftover
 
 
 def group_by_path(issues: Iterable[Issue]) -> dict[str, list[Issue]]:

@@ -25,7 +25,9 @@ _BASE_ARGS = (
 )
 _FOUND_ISSUES = 1
 _BLOCKING = 2
-_MAX_BLOCKING_RERUNS = 3
+_BLOCKING_CODE = "blocking-error"
+# mypy stops at the first file it cannot parse, so each rerun leaves out one more file.
+_MAX_BLOCKING_RERUNS = 50
 _PLAIN_ERROR = re.compile(
     r"^(?P<path>[^:\n]+?\.pyi?):(?:(?P<line>\d+):)?(?:\d+:)? error: (?P<msg>.+)$"
 )
@@ -79,19 +81,25 @@ class MypyChecker:
                 break
             result = await self._run(root, remaining)
             found, blocked = self._parse(result, texts)
-            issues.extend(found)
             if result.returncode != _BLOCKING:
-                return issues
+                issues.extend(found)
+                break
             still = [p for p in remaining if p not in blocked]
-            if not blocked or len(still) == len(remaining):
-                raise CheckerError(
-                    "mypy", "stopped with a blocking error it did not attribute to a file",
-                    result.argv, (result.stderr_text + "\n" + result.stdout_text).strip(),
-                )
-            # Keep only the blocking files' issues from this round; the others get re-checked.
-            issues = [i for i in issues if i.path in blocked or i.path not in remaining]
+            if len(still) == len(remaining):
+                raise _unattributed_block(result, blocked)
+            # The blocking files' issues are final; the others get re-checked without them.
+            issues.extend(i for i in found if i.path in blocked)
             remaining = still
-        return issues
+        else:
+            if remaining:
+                raise CheckerError(
+                    "mypy",
+                    f"stopped at blocking errors (syntax errors, undecodable files) in more "
+                    f"than {_MAX_BLOCKING_RERUNS} files; fix those first",
+                )
+        # mypy also reports the modules the checked files import; those are not ours to show.
+        requested = set(paths)
+        return [i for i in issues if i.path in requested]
 
     async def _run(self, root: Path, paths: Sequence[str]) -> ProcessResult:
         argv = self._argv(paths)
@@ -124,10 +132,10 @@ class MypyChecker:
                 except json.JSONDecodeError:
                     unparsed.append(line)
                     continue
-                issue = self._to_issue(item, texts)
+                issue = self._to_issue(item, texts, blocking=result.returncode == _BLOCKING)
                 if issue is not None:
                     issues.append(issue)
-                    if issue.code == "syntax":
+                    if issue.code in ("syntax", _BLOCKING_CODE):
                         blocked.add(issue.path)
                 continue
             match = _PLAIN_ERROR.match(line)
@@ -140,7 +148,7 @@ class MypyChecker:
                         start=Position(line=line_no, character=0),
                         end=Position(line=line_no, character=0),
                         tool="mypy",
-                        code="blocking-error",
+                        code=_BLOCKING_CODE,
                         message=match["msg"],
                         line_text=texts.line(path, line_no),
                     )
@@ -156,7 +164,7 @@ class MypyChecker:
         return issues, blocked
 
     @staticmethod
-    def _to_issue(item: Mapping[str, Any], texts: LineTexts) -> Issue | None:
+    def _to_issue(item: Mapping[str, Any], texts: LineTexts, *, blocking: bool) -> Issue | None:
         if item.get("severity") == "note":
             return None
         path = Path(str(item.get("file", ""))).as_posix()
@@ -168,7 +176,9 @@ class MypyChecker:
         end_column = int(item.get("end_column") or column + 1)
         if end_line == line and end_column <= column:
             end_column = column + 1
-        code = str(item.get("code") or "misc")
+        # Every ordinary error has a code; in a run mypy aborted, the one without a code is
+        # what stopped it (e.g. "Duplicate module named ..."), and it names its file.
+        code = str(item.get("code") or (_BLOCKING_CODE if blocking else "misc"))
         message = str(item.get("message", ""))
         if item.get("hint"):
             message += "\n" + str(item["hint"])
@@ -183,3 +193,17 @@ class MypyChecker:
             url=DOCS_URL.format(code=code),
             line_text=texts.line(path, line),
         )
+
+
+def _unattributed_block(result: ProcessResult, blocked: set[str]) -> CheckerError:
+    """mypy stopped at a file we cannot leave out: one that is not on its command line."""
+    output = (result.stderr_text + "\n" + result.stdout_text).strip()
+    if blocked:
+        where = ", ".join(sorted(blocked))
+        problem = (
+            f"stopped at a blocking error in {where}, which the checked files import; "
+            "fix that file first"
+        )
+    else:
+        problem = "stopped with a blocking error it did not attribute to a file"
+    return CheckerError("mypy", problem, result.argv, output)

@@ -14,8 +14,9 @@ from stomper_lsp.checkers.errors import CheckerError
 from stomper_lsp.checkers.files import PathOutsideProjectError
 from stomper_lsp.cli.check import run_check
 from stomper_lsp.cli.exit_codes import EXIT_ERROR
-from stomper_lsp.config import TOOL_NAMES, ConfigError
+from stomper_lsp.config import AGENT_NAMES, TOOL_NAMES, ConfigError
 from stomper_lsp.project import Project, find_project_root
+from stomper_lsp.workflow.errors import FixRunError
 
 
 def _comma_list(value: str) -> list[str]:
@@ -51,11 +52,41 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check = sub.add_parser("check", help="list ruff and mypy issues")
     _add_common(check)
+    fix = sub.add_parser("fix", help="fix issues with an agent, file by file, in parallel")
+    _add_common(fix)
+    fix.add_argument("--max-parallel-files", type=int, metavar="N", help="files at once (1-32)")
+    fix.add_argument("--agent", choices=AGENT_NAMES, help="agent (default: the built-in ruff)")
+    fix.add_argument(
+        "--agent-command",
+        metavar="TEMPLATE",
+        help="command agent argv, e.g. 'my-agent --prompt {prompt_file} {file}' (no shell)",
+    )
+    fix.add_argument("--max-attempts", type=int, metavar="N", help="attempts per file (1-10)")
+    fix.add_argument("--agent-timeout", type=float, metavar="SECONDS", help="per attempt")
+    fix.add_argument("--test-command", metavar="COMMAND", help="must pass for a fix to count")
+    fix.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
+    fix.add_argument(
+        "--commit",
+        action="store_true",
+        help="one commit per fixed file with only Stomper's change (refuses files you changed)",
+    )
     return parser
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {"tools": args.tools, "select": args.select, "ignore": args.ignore}
+    values: dict[str, Any] = {"tools": args.tools, "select": args.select, "ignore": args.ignore}
+    if args.command == "fix":
+        values.update(
+            max_parallel_files=args.max_parallel_files,
+            agent=args.agent,
+            agent_command=args.agent_command,
+            max_attempts=args.max_attempts,
+            agent_timeout=args.agent_timeout,
+            test_command=args.test_command,
+        )
+        if args.agent_command and not args.agent:
+            values["agent"] = "command"
+    return values
 
 
 def load_project(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[Project, list[str]]:
@@ -79,6 +110,15 @@ async def _dispatch(args: argparse.Namespace) -> int:
     project, paths = load_project(args, _overrides(args))
     for warning in project.warnings:
         print(f"stomper: warning: {warning}", file=sys.stderr)
+    if args.command == "fix":
+        if args.dry_run and args.commit:
+            raise ConfigError("--dry-run and --commit exclude each other.")
+        from stomper_lsp.cli.fix import run_fix_command  # loads LangGraph only when fixing
+
+        return await run_fix_command(
+            project, paths, as_json=args.json, dry_run=args.dry_run, commit=args.commit,
+            out=sys.stdout,
+        )
     return await run_check(project, paths, as_json=args.json, out=sys.stdout)
 
 
@@ -86,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return asyncio.run(_dispatch(args))
-    except (ConfigError, PathOutsideProjectError, CheckerError) as exc:
+    except (ConfigError, PathOutsideProjectError, CheckerError, FixRunError) as exc:
         print(f"stomper: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -1,0 +1,119 @@
+"""One attempt of one agent process: run it, tell how it ended in a line, log it in full.
+
+The log lives outside the sandbox so it survives the worktree's removal, and it is
+appended to so every attempt on a file stays readable in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from stomper_lsp.agents.base import AgentResult, AgentTask
+from stomper_lsp.process import ProcessResult, run_process
+
+
+def describe_ending(result: ProcessResult, timeout: float) -> str:
+    """How a process ended, in words a user understands at a glance."""
+    if result.timed_out:
+        return f"killed after the {timeout:g} s timeout"
+    if result.returncode < 0:
+        return f"killed by signal {-result.returncode} after {result.duration_s:.1f} s"
+    return f"exit {result.returncode} after {result.duration_s:.1f} s"
+
+
+def exit_code_of(result: ProcessResult) -> int | None:
+    """The exit status, or None when the process did not exit on its own (timeout, signal)."""
+    if result.timed_out or result.returncode < 0:
+        return None
+    return result.returncode
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    agent: str
+    target: str
+    attempt: int
+    argv: Sequence[str]
+    summary: str
+    result: ProcessResult | None = None
+    """None when the process never started (the summary says why)."""
+
+
+def format_record(record: AttemptRecord) -> bytes:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    lines = [
+        f"===== stomper: {record.agent} agent, attempt {record.attempt} on {record.target} "
+        f"({stamp}) =====",
+        f"argv: {shlex.join(record.argv)}",
+    ]
+    result = record.result
+    if result is not None:
+        code = "none (killed)" if exit_code_of(result) is None else str(result.returncode)
+        lines += [
+            f"exit code: {code}",
+            f"duration: {result.duration_s:.1f} s",
+            f"timed out: {'yes' if result.timed_out else 'no'}",
+        ]
+        if result.truncated:
+            lines.append("output: truncated by Stomper (only the head and tail are kept)")
+    lines.append(f"summary: {record.summary}")
+    text = ("\n".join(lines) + "\n").encode("utf-8")
+    if result is not None:
+        for label, data in (("stdout", result.stdout), ("stderr", result.stderr)):
+            if data:
+                text += f"----- {label} -----\n".encode() + data
+                if not data.endswith(b"\n"):
+                    text += b"\n"
+    return text + b"\n"
+
+
+def _append(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("ab") as log:
+        log.write(data)
+
+
+async def append_attempt_log(path: Path | None, record: AttemptRecord) -> None:
+    """Append `record` to `path` (if any) without blocking the event loop on a large write."""
+    if path is None:
+        return
+    await asyncio.to_thread(_append, path, format_record(record))
+
+
+async def run_attempt(
+    agent: str,
+    task: AgentTask,
+    argv: Sequence[str],
+    *,
+    output_limit: int,
+    env: Mapping[str, str] | None = None,
+    detail: Callable[[ProcessResult], str] | None = None,
+) -> AgentResult:
+    """Run `argv` in `task.workdir` under `task.timeout`, log it, and say how it ended.
+
+    A program that cannot start fails this attempt (exit_code None), not the whole run.
+    `output_limit` is per stream; run_process keeps its head and tail.
+    """
+    try:
+        result = await run_process(
+            argv, cwd=task.workdir, timeout=task.timeout, env=env, output_limit=output_limit
+        )
+    except OSError as exc:
+        summary = f"could not start {argv[0]!r}: {exc.strerror or exc}"
+        await append_attempt_log(
+            task.log_path, AttemptRecord(agent, task.target, task.attempt, argv, summary)
+        )
+        return AgentResult(exit_code=None, timed_out=False, summary=summary)
+    summary = describe_ending(result, task.timeout)
+    extra = detail(result) if detail is not None else ""
+    if extra:
+        summary += f" ({extra})"
+    await append_attempt_log(
+        task.log_path, AttemptRecord(agent, task.target, task.attempt, argv, summary, result)
+    )
+    return AgentResult(exit_code=exit_code_of(result), timed_out=result.timed_out, summary=summary)

@@ -1,0 +1,65 @@
+"""The contract between the fix engine and whatever edits a file: a task in, how it ended out.
+
+Agents only edit files and say how their process ended. The engine never believes them: it
+re-runs the checkers on the sandbox to judge the result (design invariant 3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from stomper_lsp.checkers.model import Issue
+
+
+@dataclass(frozen=True)
+class AgentTask:
+    workdir: Path
+    """Project folder inside the sandbox worktree: the agent's cwd."""
+    target: str
+    """Project-relative POSIX path of the file to fix."""
+    issues: Sequence[Issue]
+    """Issues of the target (Issue.path is project-relative)."""
+    attempt: int
+    """1-based."""
+    previous_issues: Sequence[Issue] = ()
+    """On retries: what is still wrong or newly introduced after the last attempt."""
+    feedback: str = ""
+    """On retries: why the last attempt was rejected."""
+    log_path: Path | None = None
+    """Where the agent's output is appended (outside the sandbox); parents are created."""
+    timeout: float = 600.0
+    prompt_dir: Path | None = None
+    """Folder OUTSIDE the sandbox for prompt files (default: a temporary folder)."""
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    exit_code: int | None
+    """None when the process never started or was killed."""
+    timed_out: bool
+    summary: str
+    """One line for logs and progress, e.g. "exit 0 after 3.2 s"."""
+
+
+class Agent(Protocol):
+    name: str
+
+    async def fix(self, task: AgentTask) -> AgentResult:
+        """Edit files under `task.workdir`; never raises for a misbehaving agent process."""
+        ...
+
+
+class AgentUnavailableError(Exception):
+    """The configured agent cannot run at all; raised before a fix run starts.
+
+    The message names the missing or incompatible binary, how to install it, and the
+    `agent_command` alternative, so the user can act without reading code.
+    """
+
+    def __init__(self, message: str, *, agent: str = "", binary: str = "") -> None:
+        super().__init__(message)
+        self.agent = agent
+        self.binary = binary

@@ -1,0 +1,44 @@
+"""Services a run's nodes need. They travel in LangGraph's runtime context, never in state
+(state must stay plain data: services in state break any checkpointer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stomper_lsp.agents.base import Agent
+from stomper_lsp.checkers.model import Issue
+from stomper_lsp.checkers.runner import CheckRunner
+from stomper_lsp.project import Project
+from stomper_lsp.sandbox.pool import WorktreePool
+from stomper_lsp.sandbox.snapshot import Snapshot
+from stomper_lsp.workflow.gauges import ConcurrencyGauge
+from stomper_lsp.workflow.progress import ProgressTracker
+from stomper_lsp.workflow.run_result import RunResult
+
+
+@dataclass
+class RunContext:
+    project: Project
+    agent: Agent
+    snapshot: Snapshot
+    pool: WorktreePool
+    run_dir: Path
+    """Outside the workspace: prompts and per-slot mypy caches (removed after the run)."""
+    log_dir: Path
+    """Per-file agent logs; kept after the run so the report can point at them."""
+    test_command: list[str] | None = None
+    result: RunResult = field(default_factory=RunResult)
+    files_gauge: ConcurrencyGauge = field(default_factory=ConcurrencyGauge)
+    progress: ProgressTracker = field(default_factory=ProgressTracker)
+    baseline: dict[str, list[Issue]] = field(default_factory=dict)
+    """Issues per project-relative path in the snapshot, filled by collect."""
+    _runners: dict[int, CheckRunner] = field(default_factory=dict)
+
+    def runner_for(self, slot: int) -> CheckRunner:
+        """One checker set per sandbox slot, so each slot keeps its own warm mypy cache."""
+        runner = self._runners.get(slot)
+        if runner is None:
+            cache = self.run_dir / "mypy-cache" / f"slot-{slot}"
+            runner = self._runners[slot] = self.project.check_runner(mypy_cache_dir=cache)
+        return runner

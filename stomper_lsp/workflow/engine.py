@@ -1,0 +1,157 @@
+"""The library API every front end drives: `run_fix(project, ...) -> FixReport`.
+
+Cancel by cancelling the task awaiting `run_fix`: LangGraph cancels the running branches
+(their agents' process groups die), queued branches never start, and the sandbox pool is
+removed before the CancelledError propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from stomper_lsp.agents.base import Agent, AgentUnavailableError
+from stomper_lsp.agents.registry import build_agent
+from stomper_lsp.project import Project
+from stomper_lsp.sandbox.pool import WorktreePool
+from stomper_lsp.sandbox.snapshot import SandboxError, create_snapshot
+from stomper_lsp.sandbox.sweep import sweep_stale_sandboxes
+from stomper_lsp.workflow.context import RunContext
+from stomper_lsp.workflow.errors import FixRunError
+from stomper_lsp.workflow.graph import build_graph
+from stomper_lsp.workflow.report import (
+    FileChange,
+    FileOutcome,
+    FixReport,
+    ProgressEvent,
+    RunStatus,
+)
+
+_KEPT_LOG_RUNS = 20
+
+
+def log_root() -> Path:
+    explicit = os.environ.get("STOMPER_LOG_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stomper" / "logs"
+
+
+def _prune_old_logs(root: Path) -> None:
+    runs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in runs[:-_KEPT_LOG_RUNS]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+async def run_fix(
+    project: Project,
+    *,
+    paths: Sequence[str] | None = None,
+    overlays: Mapping[str, str] | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    agent: Agent | None = None,
+) -> FixReport:
+    """Fix `paths` (project-relative; None: every file with issues) and report.
+
+    Nothing in the user's workspace is written: the report carries the new texts, and the
+    caller (CLI or language server) delivers them.
+    """
+    started = time.monotonic()
+    config = project.config
+    try:
+        chosen = agent or await build_agent(config, project.environment)
+        snapshot = await create_snapshot(project.root, overlays)
+    except (AgentUnavailableError, SandboxError) as exc:
+        raise FixRunError(str(exc)) from exc
+    await sweep_stale_sandboxes(snapshot.repo_root)
+    run_id = uuid.uuid4().hex[:12]
+    log_dir = log_root() / run_id
+    log_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(_prune_old_logs, log_dir.parent)
+    run_dir = Path(tempfile.mkdtemp(prefix=f"stomper-run-{run_id}-"))
+    try:
+        async with WorktreePool(
+            snapshot, config.max_parallel_files, run_id=run_id
+        ) as pool:
+            context = RunContext(
+                project=project,
+                agent=chosen,
+                snapshot=snapshot,
+                pool=pool,
+                run_dir=run_dir,
+                log_dir=log_dir,
+                test_command=config.test_command,
+            )
+            final = await _drive(context, list(paths) if paths is not None else None, on_progress)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, run_dir, True)
+    return _report(project, context, final, snapshot.commit, time.monotonic() - started)
+
+
+async def _drive(
+    context: RunContext,
+    paths: list[str] | None,
+    on_progress: Callable[[ProgressEvent], None] | None,
+) -> dict[str, Any]:
+    graph = build_graph()
+    final: dict[str, Any] = {}
+    run_config: Any = {
+        "max_concurrency": context.project.config.max_parallel_files,
+        "recursion_limit": 25,
+    }
+    stream = graph.astream(
+        {"paths": paths},
+        config=run_config,
+        context=context,
+        stream_mode=["values", "custom"],
+    )
+    # aclosing: breaking out of astream would otherwise leave branches running.
+    async with contextlib.aclosing(stream):
+        async for mode, chunk in stream:
+            if mode == "values":
+                final = dict(chunk)
+            elif mode == "custom" and on_progress is not None and "progress" in chunk:
+                on_progress(ProgressEvent.model_validate(chunk["progress"]))
+    return final
+
+
+def _report(
+    project: Project,
+    context: RunContext,
+    final: Mapping[str, Any],
+    snapshot: str,
+    duration: float,
+) -> FixReport:
+    outcomes = sorted(
+        (FileOutcome.model_validate(o) for o in final.get("outcomes") or []),
+        key=lambda o: o.path,
+    )
+    errors = list(final.get("collect_errors") or []) + list(final.get("branch_errors") or [])
+    changes = [
+        FileChange(path=path, base_text=context.result.base_texts.get(path), new_text=text)
+        for path, text in sorted(context.result.texts.items())
+        if text != context.result.base_texts.get(path)
+    ]
+    issues_before = int(final.get("issues_before") or 0)
+    return FixReport(
+        status=RunStatus.FAILED if final.get("collect_errors") else RunStatus.COMPLETED,
+        root=str(project.root),
+        snapshot=snapshot,
+        files=outcomes,
+        changes=changes,
+        issues_before=issues_before,
+        issues_after=int(final.get("issues_after", issues_before)),
+        peak_concurrent_files=context.files_gauge.peak,
+        peak_concurrent_merges=context.result.gauge.peak,
+        duration_s=round(duration, 3),
+        errors=errors,
+    )

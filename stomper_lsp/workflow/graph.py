@@ -1,0 +1,85 @@
+"""The run's graph: collect -> Send("fix_file") per file -> aggregate (deferred).
+
+Concurrency is LangGraph's own: the caller passes `max_concurrency` in the run config, which
+bounds the Send branches exactly. No hand-made semaphore.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from stomper_lsp.checkers.files import discover_python_files
+from stomper_lsp.checkers.model import group_by_path
+from stomper_lsp.workflow.context import RunContext
+from stomper_lsp.workflow.fix_file import fix_file
+from stomper_lsp.workflow.report import FileStatus
+from stomper_lsp.workflow.state import FileJob, RunState
+
+
+async def collect(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Check the snapshot (in a sandbox, so unsaved buffers count) and plan one job per file."""
+    ctx = runtime.context
+    config = ctx.project.config
+    async with ctx.pool.lease() as sandbox:
+        files = await discover_python_files(
+            sandbox.project_dir,
+            paths=state.get("paths") or (),
+            include=config.include,
+            exclude=config.exclude,
+        )
+        report = await ctx.runner_for(sandbox.slot).run(sandbox.project_dir, files)
+    if report.errors:
+        return {
+            "jobs": [],
+            "files_checked": len(files),
+            "issues_before": len(report.issues),
+            "collect_errors": [e.describe() for e in report.errors],
+        }
+    grouped = group_by_path(report.issues)
+    ctx.baseline.update(grouped)
+    jobs: list[FileJob] = [
+        {"path": path, "issues": [i.model_dump(mode="json") for i in issues]}
+        for path, issues in grouped.items()
+    ]
+    ctx.progress.total = len(jobs)
+    for job in jobs:
+        event = ctx.progress.event("queued", job["path"])
+        runtime.stream_writer({"progress": event.model_dump(mode="json")})
+    return {
+        "jobs": jobs,
+        "files_checked": len(files),
+        "issues_before": len(report.issues),
+        "collect_errors": [],
+    }
+
+
+def fan_out(state: RunState) -> list[Send] | str:
+    jobs = state.get("jobs") or []
+    return [Send("fix_file", job) for job in jobs] or "aggregate"
+
+
+async def aggregate(state: RunState) -> dict[str, Any]:
+    """Runs once after every branch (defer=True); reducers already merged their outcomes."""
+    applied = {FileStatus.FIXED.value, FileStatus.PARTIAL.value}
+    after = sum(
+        o["issues_after"] if o["status"] in applied else o["issues_before"]
+        for o in state.get("outcomes") or []
+    )
+    return {"issues_after": after}
+
+
+def build_graph() -> CompiledStateGraph[RunState, RunContext, RunState, RunState]:
+    graph = StateGraph(RunState, context_schema=RunContext)
+    graph.add_node("collect", collect)
+    graph.add_node("fix_file", fix_file)
+    graph.add_node("aggregate", aggregate, defer=True)
+    graph.add_edge(START, "collect")
+    graph.add_conditional_edges("collect", fan_out, ["fix_file", "aggregate"])
+    graph.add_edge("fix_file", "aggregate")
+    graph.add_edge("aggregate", END)
+    return graph.compile()

@@ -1,0 +1,48 @@
+"""Counts files as they move through the run and turns each step into a ProgressEvent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from stomper_lsp.workflow.report import ProgressEvent, ProgressKind
+
+EventSink = Callable[[ProgressEvent], None]
+
+
+class ProgressTracker:
+    """done/total/running as the user sees them ("5/12 files · 3 running")."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = 0
+        self.running = 0
+
+    def event(
+        self,
+        kind: ProgressKind,
+        path: str | None = None,
+        message: str = "",
+        attempt: int | None = None,
+    ) -> ProgressEvent:
+        if kind == "started":
+            self.running += 1
+        elif kind in ("merged", "conflict", "failed", "unchanged"):
+            self.running = max(self.running - 1, 0)
+            self.done += 1
+        return ProgressEvent(
+            kind=kind,
+            path=path,
+            message=message,
+            attempt=attempt,
+            done=self.done,
+            total=self.total,
+            running=self.running,
+        )
+
+
+def describe(event: ProgressEvent) -> str:
+    """One human line, shared by the CLI's plain output and the editor's progress message."""
+    counts = f"{event.done}/{event.total} files · {event.running} running"
+    if event.path:
+        return f"{counts} · {event.path}: {event.message or event.kind}"
+    return f"{counts} · {event.message}" if event.message else counts

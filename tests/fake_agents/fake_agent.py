@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""A fake AI coding agent: a real executable that really edits files, for Stomper's tests.
+
+Stdlib only. Every flag is documented in README.md next to this file. Steps run in this
+order: count/fail-first, sleep, replace, append, write, syntax-error, ruff-fix, delete,
+touch-git, spew, hang, read-stdin, crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+SLEEP_FOREVER = "import time\nwhile True: time.sleep(3600)\n"
+
+
+def _unescape(text: str) -> str:
+    """Interpret Python escapes (`\\n`, `\\t`, `\\\\`) so argv can carry newlines."""
+    return text.encode("utf-8").decode("unicode_escape").encode("latin-1").decode("utf-8")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fake_agent.py", description=__doc__)
+    p.add_argument("target", nargs="?", help="file to edit, relative to the cwd")
+    p.add_argument("--count-file", type=Path, help="append one line per invocation")
+    p.add_argument("--fail-first", type=int, default=0, metavar="N",
+                   help="do nothing on the first N invocations (needs --count-file)")
+    p.add_argument("--sleep", type=float, default=0.0, metavar="S")
+    p.add_argument("--replace", nargs=2, action="append", default=[], metavar=("OLD", "NEW"))
+    p.add_argument("--append", metavar="TEXT")
+    p.add_argument("--write", nargs=2, action="append", default=[], metavar=("PATH", "TEXT"))
+    p.add_argument("--syntax-error", action="store_true")
+    p.add_argument("--ruff-fix", action="store_true")
+    p.add_argument("--ruff", help="ruff binary for --ruff-fix (default: next to the python)")
+    p.add_argument("--delete", action="store_true")
+    p.add_argument("--touch-git", action="store_true")
+    p.add_argument("--spew", type=float, default=0.0, metavar="MB")
+    p.add_argument("--hang", action="store_true")
+    p.add_argument("--pid-dir", type=Path)
+    p.add_argument("--read-stdin", action="store_true")
+    p.add_argument("--stdin-record", type=Path)
+    p.add_argument("--record-argv", type=Path, metavar="PATH",
+                   help="write {argv, cwd, prompt} as JSON (prompt: text of an existing .md arg)")
+    p.add_argument("--crash", action="store_true")
+    return p
+
+
+def _target(args: argparse.Namespace) -> Path:
+    if not args.target:
+        sys.exit("fake_agent.py: this flag needs the target file as positional argument")
+    return Path(args.target)
+
+
+def _edit(target: Path, change: Callable[[str], str]) -> None:
+    target.write_text(change(target.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def _replace(target: Path, old: str, new: str) -> None:
+    _edit(target, lambda text: text.replace(old, new))
+
+
+def _ruff_binary(explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    beside = Path(sys.executable).parent / "ruff"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("ruff")
+    if not found:
+        sys.exit("fake_agent.py: no ruff next to the python or on PATH (pass --ruff)")
+    return found
+
+
+def _record_argv(path: Path) -> None:
+    prompt = None
+    for arg in sys.argv[1:]:
+        candidate = Path(arg)
+        if arg.endswith(".md") and candidate.is_absolute() and candidate.is_file():
+            prompt = candidate.read_text(encoding="utf-8")
+    data = {"argv": sys.argv, "cwd": os.getcwd(), "prompt": prompt}
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def _hang(pid_dir: Path | None) -> None:
+    child = subprocess.Popen([sys.executable, "-c", SLEEP_FOREVER])
+    if pid_dir is not None:
+        pid_dir.mkdir(parents=True, exist_ok=True)
+        (pid_dir / "child.pid").write_text(str(child.pid))
+        (pid_dir / "agent.pid").write_text(str(os.getpid()))
+    while True:
+        time.sleep(3600)
+
+
+def _read_stdin(record: Path | None) -> None:
+    if sys.stdin is None:
+        data, state = "", "no stdin"
+    else:
+        data, state = sys.stdin.read(), "eof"
+    if record is not None:
+        record.write_text(json.dumps({"state": state, "data": data}), encoding="utf-8")
+
+
+def _crash() -> None:
+    try:
+        raise RuntimeError("fake agent crashed on purpose (--crash)")
+    except RuntimeError:
+        traceback.print_exc()
+    sys.exit(3)
+
+
+def main() -> None:
+    args = _parser().parse_args()
+    if args.record_argv:
+        _record_argv(args.record_argv)
+    if args.count_file:
+        with args.count_file.open("a", encoding="utf-8") as counter:
+            counter.write(f"{os.getpid()}\n")
+        invocation = len(args.count_file.read_text(encoding="utf-8").splitlines())
+        if invocation <= args.fail_first:
+            print(f"fake agent: invocation {invocation} does nothing (--fail-first)")
+            return
+    elif args.fail_first:
+        sys.exit("fake_agent.py: --fail-first needs --count-file")
+    if args.sleep:
+        time.sleep(args.sleep)
+    for old, new in args.replace:
+        _replace(_target(args), _unescape(old), _unescape(new))
+    if args.append is not None:
+        _edit(_target(args), lambda text: text + _unescape(args.append))
+    for path, text in args.write:
+        destination = Path(path)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_text(_unescape(text), encoding="utf-8")
+    if args.syntax_error:
+        _edit(_target(args), lambda text: text + "def broken(:\n")
+    if args.ruff_fix:
+        subprocess.run(
+            [_ruff_binary(args.ruff), "check", "--fix", "--unsafe-fixes", "--no-cache", "--",
+             str(_target(args))],
+            stdin=subprocess.DEVNULL, check=False,
+        )
+    if args.delete:
+        _target(args).unlink()
+    if args.touch_git:
+        git_dir = subprocess.run(
+            ["git", "rev-parse", "--git-dir"], capture_output=True, text=True, check=True,
+            stdin=subprocess.DEVNULL,
+        ).stdout.strip()
+        (Path(git_dir) / "stomper-was-here").write_text("fake agent\n", encoding="utf-8")
+    if args.spew:
+        line = b"x" * 1023 + b"\n"
+        for _ in range(int(args.spew * 1024)):
+            sys.stdout.buffer.write(line)
+        sys.stdout.flush()
+    if args.hang:
+        _hang(args.pid_dir)
+    if args.read_stdin:
+        _read_stdin(args.stdin_record)
+    if args.crash:
+        _crash()
+    print("fake agent: done")
+
+
+if __name__ == "__main__":
+    main()
