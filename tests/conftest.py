@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.workflow.repos import RUFF_ONLY, git, worktrees
 
 # Tests make real commits; CI machines have no git identity, and the developer's own global
 # git config (hooks, signing) must not leak into them.
@@ -38,3 +40,34 @@ def _isolated_user_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def sandbox_base(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    base = tmp_path_factory.mktemp("sandboxes")
+    monkeypatch.setenv("STOMPER_SANDBOX_DIR", str(base))
+    monkeypatch.setenv("STOMPER_LOG_DIR", str(tmp_path_factory.mktemp("logs")))
+    return base
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+    made: list[Path] = []
+
+    def make(files: dict[str, str], name: str = "repo", commit: bool = True) -> Path:
+        root = tmp_path / name
+        root.mkdir(parents=True)
+        files = {"pyproject.toml": RUFF_ONLY, **files}
+        for rel, text in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text, encoding="utf-8")
+        git(root, "init", "-q")
+        if commit:
+            git(root, "add", "-A")
+            git(root, "commit", "-qm", "init")
+        made.append(root)
+        return root
+
+    yield make
+    for root in made:  # every run leaves no worktree behind, whatever happened
+        assert len(worktrees(root)) == 1, worktrees(root)

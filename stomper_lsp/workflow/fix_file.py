@@ -59,6 +59,7 @@ class _FilePipeline:
             issues_introduced=verdict.introduced if verdict else 0,
             attempts=attempts,
             duration_s=round(time.monotonic() - self.started, 3),
+            agent_s=round(self.agent_seconds, 3),
             log_path=str(self.log_path) if self.log_path.exists() else None,
             message=message,
             changed_paths=changed or [],

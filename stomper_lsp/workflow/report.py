@@ -50,6 +50,8 @@ class FileOutcome(BaseModel):
     issues_introduced: int = 0
     attempts: int = 0
     duration_s: float = 0.0
+    agent_s: float = 0.0
+    """Time spent inside the agent; duration_s minus this is Stomper's own overhead."""
     log_path: str | None = None
     message: str = ""
     changed_paths: list[str] = Field(default_factory=list)

@@ -1,0 +1,133 @@
+"""`stomper fix` through the real console script: flags, JSON report, delivery, --commit."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stomper_lsp.cli.main import _overrides, build_parser
+from stomper_lsp.project import Project
+from tests.workflow.repos import BROKEN, FIX_BOTH, FIXED, fake, git
+
+STOMPER = str(Path(sys.executable).parent / "stomper")
+
+
+def stomper(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [STOMPER, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def agent_flag(*args: str) -> str:
+    return shlex.join(fake(*args))
+
+
+def test_every_fix_flag_reaches_the_configuration(tmp_path: Path) -> None:
+    args = build_parser().parse_args(
+        ["fix", "--max-parallel-files", "7", "--agent-command", "my-agent {prompt_file} {file}",
+         "--tools", "ruff", "--select", "F,E7", "--ignore", "F841", "--max-attempts", "5",
+         "--agent-timeout", "42", "--test-command", "python -m pytest -x", "--dry-run",
+         "--json"]
+    )
+    config = Project.load(tmp_path, overrides=_overrides(args)).config
+    assert config.max_parallel_files == 7
+    assert (config.agent, config.agent_command) == ("command", ["my-agent", "{prompt_file}",
+                                                                "{file}"])
+    assert (config.tools, config.select, config.ignore) == (["ruff"], ["F", "E7"], ["F841"])
+    assert (config.max_attempts, config.agent_timeout) == (5, 42.0)
+    assert config.test_command == ["python", "-m", "pytest", "-x"]
+    assert args.dry_run and args.json
+
+
+def test_fix_json_report_and_write_back(make_repo: Any) -> None:
+    root = make_repo({"a.py": BROKEN, "b.py": BROKEN})
+    proc = stomper(root, "fix", "--json", "--max-parallel-files", "2",
+                   "--agent-command", agent_flag(*FIX_BOTH))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert [(f["path"], f["status"], f["issues_before"], f["issues_after"])
+            for f in report["files"]] == [("a.py", "fixed", 2, 0), ("b.py", "fixed", 2, 0)]
+    assert (report["issues_before"], report["issues_after"]) == (4, 0)
+    assert report["peak_concurrent_files"] == 2 and report["peak_concurrent_merges"] == 1
+    assert report["duration_s"] > 0
+    assert (root / "a.py").read_text() == FIXED
+
+
+def test_dry_run_prints_the_diff_and_writes_nothing(make_repo: Any) -> None:
+    root = make_repo({"a.py": BROKEN})
+    proc = stomper(root, "fix", "--dry-run", "--agent-command", agent_flag(*FIX_BOTH))
+    assert proc.returncode == 0, proc.stderr
+    assert "-import os" in proc.stdout and "+    return x is None" in proc.stdout
+    assert (root / "a.py").read_text() == BROKEN
+
+
+def test_max_attempts_and_test_command_reach_the_run(make_repo: Any, tmp_path: Path) -> None:
+    root = make_repo({"a.py": BROKEN})
+    count = tmp_path / "count"
+    proc = stomper(root, "fix", "--json", "--max-attempts", "2",
+                   "--test-command", f"{sys.executable} -c 'raise SystemExit(1)'",
+                   "--agent-command", agent_flag("--count-file", str(count), *FIX_BOTH))
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1
+    assert report["files"][0]["status"] == "failed"
+    assert "test command failed" in report["files"][0]["message"]
+    assert len(count.read_text().splitlines()) == 2
+    assert (root / "a.py").read_text() == BROKEN
+
+
+def test_select_limits_what_the_built_in_agent_fixes(make_repo: Any) -> None:
+    root = make_repo({"a.py": BROKEN})
+    proc = stomper(root, "fix", "--json", "--tools", "ruff", "--select", "F401")
+    assert proc.returncode == 0, proc.stderr
+    text = (root / "a.py").read_text()
+    assert "import os" not in text and "== None" in text
+
+
+def test_commit_mode_commits_only_stompers_change(make_repo: Any) -> None:
+    root = make_repo({"a.py": BROKEN, "b.py": BROKEN, "notes.py": "N = 1\n"})
+    (root / "notes.py").write_text("N = 2\n")
+    git(root, "add", "notes.py")  # the user's staged work
+    (root / "b.py").write_text(BROKEN + "\nMINE = 1\n")  # the user's unstaged work
+    head = git(root, "rev-parse", "HEAD").strip()
+    proc = stomper(root, "fix", "--commit", "--agent-command", agent_flag(*FIX_BOTH))
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # b.py refused
+    assert "not committed: b.py" in proc.stdout and "uncommitted changes" in proc.stdout
+    log = git(root, "log", "--format=%s", f"{head}..HEAD").splitlines()
+    assert log == ["fix(lint): resolve 2 ruff/mypy issues in a.py"]
+    assert git(root, "show", "--name-only", "--format=", "HEAD").split() == ["a.py"]
+    assert git(root, "diff", "--cached", "--name-only").split() == ["notes.py"]
+    assert (root / "a.py").read_text() == FIXED
+    assert (root / "b.py").read_text() == BROKEN + "\nMINE = 1\n"
+    assert "a.py" not in git(root, "status", "--porcelain")
+
+
+def test_not_a_git_repository_stops_before_any_agent(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "a.py").write_text(BROKEN)
+    marker = tmp_path / "ran"
+    proc = stomper(tmp_path, "fix", "--agent-command", agent_flag("--count-file", str(marker)))
+    assert proc.returncode == 2
+    assert "git" in proc.stderr and "Traceback" not in proc.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("preset", ["claude", "aider"])
+def test_missing_preset_binary_stops_the_run_with_a_message(
+    make_repo: Any, preset: str
+) -> None:
+    root = make_repo({"a.py": BROKEN})
+    env_path = str(Path(sys.executable).parent)  # git stays reachable: /usr/bin is dropped below
+    proc = subprocess.run(
+        [STOMPER, "fix", "--agent", preset], cwd=root, capture_output=True, text=True,
+        timeout=60, check=False,
+        env={"PATH": f"{env_path}:/usr/bin:/bin", "HOME": str(root)},
+    )
+    assert proc.returncode == 2
+    assert preset in proc.stderr and "Traceback" not in proc.stderr
+    assert (root / "a.py").read_text() == BROKEN
