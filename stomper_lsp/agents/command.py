@@ -42,6 +42,7 @@ def render_argv(
 
 
 def agent_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment an agent runs with: ours, minus what would redirect its git."""
     source = os.environ if base is None else base
     return {k: v for k, v in source.items() if k not in _GIT_REDIRECTS}
 

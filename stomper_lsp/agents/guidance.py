@@ -53,9 +53,9 @@ GUIDANCE: dict[str, str] = {
     "no-untyped-call": "the callee lacks annotations: annotate it if it is in this project.",
     "var-annotated": "annotate the empty container with its element type, e.g. "
     "`items: list[str] = []`.",
-    "import-untyped": "the package ships no types: install its stub package if one exists "
-    "(`types-...`) in configuration, otherwise a narrow `# type: ignore[import-untyped]` on "
-    "that import line is acceptable.",
+    "import-untyped": "the package ships no type information: a narrow "
+    "`# type: ignore[import-untyped]` on that import line is acceptable (adding stub "
+    "packages is the user's decision).",
     "import-not-found": "the module cannot be found: fix the import path; do not silence it.",
     "call-arg": "wrong arguments in a call: match the callee's signature (names, count).",
     "index": "invalid index: check the container type (e.g. narrow an Optional, use the "

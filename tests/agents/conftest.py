@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from agents_support import FAKE_AGENT, PYPROJECT, Collect
 
 from stomper_lsp.checkers.environment import ProjectEnvironment
 from stomper_lsp.checkers.model import Issue
 from stomper_lsp.checkers.mypy import MypyChecker
 from stomper_lsp.checkers.ruff import RuffChecker
-
-FAKE_AGENT = Path(__file__).resolve().parents[1] / "fake_agents" / "fake_agent.py"
-RUFF = str(Path(sys.executable).parent / "ruff")
-
-PYPROJECT = """\
-[project]
-name = "demo"
-version = "0"
-
-[tool.ruff.lint]
-select = ["E", "F", "I", "UP", "B"]
-"""
-
-Collect = Callable[[Path, Sequence[str], Sequence[str]], Awaitable[list[Issue]]]
 
 
 @pytest.fixture

@@ -117,7 +117,8 @@ def _crash() -> None:
 
 
 def main() -> None:
-    args = _parser().parse_args()
+    # Unknown options and extra words are ignored, so it can stand in for an agent CLI.
+    args, _ignored = _parser().parse_known_args()
     if args.record_argv:
         _record_argv(args.record_argv)
     if args.count_file:

@@ -1,0 +1,125 @@
+"""The built-in agent really runs ruff's fixes on a real project, and only what it was asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agents_support import RUFF, Collect
+
+from stomper_lsp.agents.base import AgentTask
+from stomper_lsp.agents.ruff_fix import RuffFixAgent, fixable_codes
+from stomper_lsp.checkers.model import Applicability, Fix, Issue, Position
+
+UNSORTED_UNUSED = """\
+import sys
+import os
+import json
+
+
+def size(path: str) -> int:
+    unused = json.dumps(path)
+    return os.path.getsize(path) + "bytes"
+"""
+
+
+def _task(root: Path, target: str, issues: list[Issue], log_path: Path | None = None) -> AgentTask:
+    return AgentTask(workdir=root, target=target, issues=issues, attempt=1, log_path=log_path)
+
+
+def _codes(issues: list[Issue], tool: str) -> list[str]:
+    return sorted(i.code for i in issues if i.tool == tool)
+
+
+async def test_fixes_ruff_issues_and_leaves_mypy_errors(
+    project: Path, collect: Collect, tmp_path: Path
+) -> None:
+    (project / "mod.py").write_text(UNSORTED_UNUSED)
+    (project / "other.py").write_text("import sys\n")
+    before = await collect(project, ["mod.py"], ["ruff", "mypy"])
+    assert _codes(before, "ruff") == ["F401", "F841", "I001"]
+    assert _codes(before, "mypy") == ["operator"]
+
+    log = tmp_path / "logs" / "mod.log"
+    result = await RuffFixAgent(RUFF).fix(_task(project, "mod.py", before, log_path=log))
+
+    assert result.exit_code == 0 and not result.timed_out
+    assert result.summary.startswith("exit 0 after")
+    after = await collect(project, ["mod.py"], ["ruff", "mypy"])
+    assert _codes(after, "ruff") == []
+    mypy_before = [i for i in before if i.tool == "mypy"]
+    assert [i.fingerprint for i in after] == [i.fingerprint for i in mypy_before]
+    text = (project / "mod.py").read_text()
+    assert "import sys" not in text and "unused =" not in text  # F841's fix is unsafe
+    assert (project / "other.py").read_text() == "import sys\n"  # only the target
+    logged = log.read_text()
+    assert "ruff agent, attempt 1 on mod.py" in logged
+    assert "--select F401,F841,I001" in logged and "exit code: 0" in logged
+
+
+async def test_only_fixes_the_codes_it_is_given(project: Path, collect: Collect) -> None:
+    (project / "mod.py").write_text(UNSORTED_UNUSED)
+    before = await collect(project, ["mod.py"], ["ruff"])
+    only_f401 = [i for i in before if i.code == "F401"]
+
+    await RuffFixAgent(RUFF).fix(_task(project, "mod.py", only_f401))
+
+    after = await collect(project, ["mod.py"], ["ruff"])
+    assert _codes(after, "ruff") == ["F841", "I001"]
+    assert "import sys" not in (project / "mod.py").read_text()
+
+
+async def test_honours_the_project_ruff_config(project: Path, collect: Collect) -> None:
+    """A rule the project marks unfixable stays, even though the task lists it."""
+    (project / "mod.py").write_text("import sys\nimport os\n\nprint(os.sep)\n")
+    before = await collect(project, ["mod.py"], ["ruff"])
+    assert _codes(before, "ruff") == ["F401", "I001"]
+    with (project / "pyproject.toml").open("a") as config:
+        config.write('unfixable = ["F401"]\n')
+
+    await RuffFixAgent(RUFF).fix(_task(project, "mod.py", before))
+
+    assert (project / "mod.py").read_text() == "import os\nimport sys\n\nprint(os.sep)\n"
+
+
+async def test_nothing_fixable_starts_no_process(project: Path, collect: Collect) -> None:
+    long_line = "y = '" + "a" * 100 + "'\n"
+    (project / "mod.py").write_text("def f(x: int) -> str:\n    return x\n\n\n" + long_line)
+    issues = await collect(project, ["mod.py"], ["ruff", "mypy"])
+    assert {i.code for i in issues} == {"return-value", "E501"}
+    missing = str(project / "no-such-ruff")
+
+    # A binary that does not exist proves no process is started when nothing is fixable...
+    idle = await RuffFixAgent(missing).fix(_task(project, "mod.py", issues))
+    assert idle.exit_code == 0 and "nothing ruff can fix" in idle.summary
+
+    # ...and that a start failure becomes a result rather than an exception.
+    fixable = Issue(
+        path="mod.py", start=Position(line=0, character=0), end=Position(line=0, character=1),
+        tool="ruff", code="F401", message="unused",
+        fix=Fix(message=None, applicability=Applicability.SAFE, edits=()),
+    )
+    failed = await RuffFixAgent(missing).fix(_task(project, "mod.py", [fixable]))
+    assert failed.exit_code is None and "could not start" in failed.summary
+
+
+async def test_fixable_codes_are_real_rule_codes_with_a_fix(
+    project: Path, collect: Collect
+) -> None:
+    (project / "mod.py").write_text("import os\n\nx = 1  # " + "long " * 20 + "\n")
+    (project / "broken.py").write_text("def broken(:\n")
+    real = await collect(project, ["mod.py", "broken.py"], ["ruff"])
+    assert {i.code for i in real} == {"F401", "E501", "invalid-syntax"}
+    assert fixable_codes(real) == ["F401"]  # E501 has no fix, invalid-syntax is no rule
+
+    pseudo = real[0].model_copy(
+        update={"code": "invalid-syntax", "fix": Fix(
+            message=None, applicability=Applicability.SAFE, edits=()
+        )}
+    )
+    display_only = real[0].model_copy(
+        update={"code": "F811", "fix": Fix(
+            message=None, applicability=Applicability.DISPLAY_ONLY, edits=()
+        )}
+    )
+    mypy_issue = real[0].model_copy(update={"tool": "mypy", "code": "E501"})
+    assert fixable_codes([pseudo, display_only, mypy_issue]) == []
