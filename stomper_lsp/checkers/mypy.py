@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,10 @@ _BLOCKING = 2
 _BLOCKING_CODE = "blocking-error"
 # mypy stops at the first file it cannot parse, so each rerun leaves out one more file.
 _MAX_BLOCKING_RERUNS = 50
+_STAND_IN_MODULE = (
+    "# Stands in for a module mypy cannot parse, so the modules importing it still get\n"
+    "# checked.\nfrom typing import Any\n\n\ndef __getattr__(name: str) -> Any: ...\n"
+)
 _PLAIN_ERROR = re.compile(
     r"^(?P<path>[^:\n]+?\.pyi?):(?:(?P<line>\d+):)?(?:\d+:)? error: (?P<msg>.+)$"
 )
@@ -57,7 +62,7 @@ class MypyChecker:
             self._binary = self._environment.find_tool("mypy", self._explicit_path)
         return self._binary
 
-    def _argv(self, paths: Sequence[str]) -> list[str]:
+    def _argv(self, paths: Sequence[str], shadows: Mapping[str, str]) -> list[str]:
         binary = self.binary()
         argv = [binary, *_BASE_ARGS]
         python = self._environment.project_python()
@@ -65,6 +70,8 @@ class MypyChecker:
             argv += ["--python-executable", python]
         if self._cache_dir is not None:
             argv += ["--cache-dir", str(self._cache_dir)]
+        for source, shadow in sorted(shadows.items()):
+            argv += ["--shadow-file", source, shadow]
         return [*argv, "--", *paths]
 
     async def check(
@@ -73,23 +80,38 @@ class MypyChecker:
         paths: Sequence[str],
         overlays: Mapping[str, str] | None = None,
     ) -> list[Issue]:
+        with tempfile.TemporaryDirectory(prefix="stomper-mypy-") as scratch:
+            return await self._check(root, paths, Path(scratch) / "unparsable_module.py")
+
+    async def _check(self, root: Path, paths: Sequence[str], stand_in: Path) -> list[Issue]:
+        """Rerun without each file that stops mypy, until mypy gets through.
+
+        mypy aborts at the first file it cannot parse or decode. That file is dropped from
+        the command line and, since other files may import it, replaced by a stand-in
+        module whose every attribute is `Any` (`--shadow-file`); its own issues are final.
+        """
         texts = LineTexts(root)
+        requested = set(paths)
         remaining = list(paths)
+        shadows: dict[str, str] = {}
         issues: list[Issue] = []
         for _ in range(_MAX_BLOCKING_RERUNS + 1):
             if not remaining:
                 break
-            result = await self._run(root, remaining)
+            result = await self._run(root, remaining, shadows)
             found, blocked = self._parse(result, texts)
             if result.returncode != _BLOCKING:
-                issues.extend(found)
+                checked = set(remaining)
+                issues.extend(i for i in found if i.path in checked)
                 break
-            still = [p for p in remaining if p not in blocked]
-            if len(still) == len(remaining):
-                raise _unattributed_block(result, blocked)
-            # The blocking files' issues are final; the others get re-checked without them.
-            issues.extend(i for i in found if i.path in blocked)
-            remaining = still
+            newly_blocked = blocked - shadows.keys()
+            if not newly_blocked:
+                raise _unattributed_block(result)
+            issues.extend(i for i in found if i.path in newly_blocked)
+            if not stand_in.exists():
+                stand_in.write_text(_STAND_IN_MODULE, encoding="utf-8")
+            shadows.update(dict.fromkeys(newly_blocked, str(stand_in)))
+            remaining = [p for p in remaining if p not in blocked]
         else:
             if remaining:
                 raise CheckerError(
@@ -98,11 +120,12 @@ class MypyChecker:
                     f"than {_MAX_BLOCKING_RERUNS} files; fix those first",
                 )
         # mypy also reports the modules the checked files import; those are not ours to show.
-        requested = set(paths)
         return [i for i in issues if i.path in requested]
 
-    async def _run(self, root: Path, paths: Sequence[str]) -> ProcessResult:
-        argv = self._argv(paths)
+    async def _run(
+        self, root: Path, paths: Sequence[str], shadows: Mapping[str, str]
+    ) -> ProcessResult:
+        argv = self._argv(paths, shadows)
         try:
             result = await run_process(argv, cwd=root, timeout=self._timeout)
         except OSError as exc:
@@ -195,15 +218,8 @@ class MypyChecker:
         )
 
 
-def _unattributed_block(result: ProcessResult, blocked: set[str]) -> CheckerError:
-    """mypy stopped at a file we cannot leave out: one that is not on its command line."""
-    output = (result.stderr_text + "\n" + result.stdout_text).strip()
-    if blocked:
-        where = ", ".join(sorted(blocked))
-        problem = (
-            f"stopped at a blocking error in {where}, which the checked files import; "
-            "fix that file first"
-        )
-    else:
-        problem = "stopped with a blocking error it did not attribute to a file"
-    return CheckerError("mypy", problem, result.argv, output)
+def _unattributed_block(result: ProcessResult) -> CheckerError:
+    return CheckerError(
+        "mypy", "stopped with a blocking error it did not attribute to a file", result.argv,
+        (result.stderr_text + "\n" + result.stdout_text).strip(),
+    )

@@ -22,13 +22,23 @@ class CheckReport:
     errors: list[CheckerError] = field(default_factory=list)
 
 
+# ruff linters whose codes continue with a letter: pylint's PLC/PLE/PLR/PLW.
+_LETTER_SUBGROUPS = frozenset({"PL"})
+
+
 def code_matches(code: str, patterns: Sequence[str]) -> bool:
-    """ruff-style prefix match (`F` matches `F401`); word codes such as `arg-type` match whole."""
+    """ruff-style prefix match (`F` matches `F401`); word codes such as `arg-type` match whole.
+
+    As in ruff, a prefix stops at the linter's name: `S` (bandit) does not match `SIM108`,
+    and `E` does not match `ERA001`.
+    """
     for pattern in patterns:
         if code == pattern:
             return True
         if pattern[:1].isupper() and code.startswith(pattern) and not code[:1].islower():
-            return True
+            following = code[len(pattern)]
+            if following.isdigit() or pattern[-1].isdigit() or pattern in _LETTER_SUBGROUPS:
+                return True
     return False
 
 

@@ -57,17 +57,29 @@ def _print_text(project: Project, files: list[str], report: CheckReport, out: Te
                 file=out,
             )
     by_tool = Counter(issue.tool for issue in report.issues)
+    checked = _plural(len(files), "file")
     if report.issues:
         tools = ", ".join(f"{n} {tool}" for tool, n in sorted(by_tool.items()))
         fixable_count = sum(1 for i in report.issues if i.fix is not None)
         print(
-            f"Found {len(report.issues)} issue{'s' if len(report.issues) != 1 else ''} "
-            f"({tools}) in {len(grouped)} of {len(files)} files; "
-            f"{fixable_count} fixable by the built-in ruff agent.",
+            f"Found {_plural(len(report.issues), 'issue')} ({tools}) in {len(grouped)} of "
+            f"{checked}; {fixable_count} fixable by the built-in ruff agent.",
             file=out,
         )
-    else:
-        print(f"All clear: no issues in {len(files)} files.", file=out)
+    elif not report.errors:
+        print(f"All clear: no issues in {checked}.", file=out)
+    if report.errors:
+        # Never "all clear" when a checker could not give an answer.
+        failed = sorted({e.tool for e in report.errors})
+        print(
+            f"Incomplete: {' and '.join(failed)} failed (see stderr), so this is not the full "
+            f"list for the {checked} checked.",
+            file=out,
+        )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _print_json(project: Project, files: list[str], report: CheckReport, out: TextIO) -> None:

@@ -72,8 +72,19 @@ def _flatten(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
             continue
         if not isinstance(nested, Mapping):
             raise ConfigError(f"{where}: `{section}` must be a table of settings.")
+        unknown = sorted(set(nested) - StomperConfig.model_fields.keys())
+        if unknown:
+            # Checked here so the message shows where the key really is.
+            raise ConfigError(_unknown_key(where, unknown[0], f"{section}.{unknown[0]}"))
         flat.update(nested)
     return flat
+
+
+def _unknown_key(where: str, key: str, shown_as: str) -> str:
+    valid_keys = sorted(StomperConfig.model_fields)
+    close = difflib.get_close_matches(key, valid_keys, n=1)
+    guess = f" Did you mean '{close[0]}'?" if close else ""
+    return f"{where}: unknown key '{shown_as}'.{guess} Valid keys: {', '.join(valid_keys)}."
 
 
 def _validate_layer(values: dict[str, Any], where: str) -> None:
@@ -85,16 +96,11 @@ def _validate_layer(values: dict[str, Any], where: str) -> None:
 
 def _format_errors(exc: ValidationError, where: str) -> str:
     lines = []
-    valid_keys = sorted(StomperConfig.model_fields)
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(settings)"
         top = str(error["loc"][0]) if error["loc"] else ""
         if error["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(top, valid_keys, n=1)
-            guess = f" Did you mean '{close[0]}'?" if close else ""
-            lines.append(
-                f"{where}: unknown key '{key}'.{guess} Valid keys: {', '.join(valid_keys)}."
-            )
+            lines.append(_unknown_key(where, top, key))
         else:
             lines.append(
                 f"{where}: '{key}': {error['msg']} (got {error.get('input')!r})."

@@ -46,37 +46,46 @@ class StomperConfig(BaseModel):
         default_factory=list, description="Glob patterns of files never to check or fix."
     )
     agent: AgentName = Field(
-        "ruff",
+        default="ruff",
         description="Agent that fixes files: the built-in offline `ruff` fixer, a preset "
         "(`claude`, `cursor`, `codex`, `gemini`, `aider`) or `command` (uses agent_command).",
     )
     agent_command: list[str] | None = Field(
-        None,
+        default=None,
         description="argv template for the `command` agent, with {prompt_file}, {file} and "
         "{workdir} placeholders. User config, editor settings or CLI only.",
     )
-    max_parallel_files: int = Field(4, ge=1, le=32, description="Files fixed at once (1-32).")
+    max_parallel_files: int = Field(
+        default=4, ge=1, le=32, description="Files fixed at once (1-32)."
+    )
     max_attempts: int = Field(
-        3, ge=1, le=10, description="Agent attempts per file, each with feedback (1-10)."
+        default=3, ge=1, le=10, description="Agent attempts per file, each with feedback (1-10)."
     )
     agent_timeout: float = Field(
-        600.0, gt=0, le=86400, description="Seconds one agent attempt may run before it is killed."
+        default=600.0,
+        gt=0,
+        le=86400,
+        description="Seconds one agent attempt may run before it is killed.",
     )
     checker_timeout: float = Field(
-        120.0, gt=0, le=3600, description="Seconds one ruff or mypy run may take."
+        default=120.0, gt=0, le=3600, description="Seconds one ruff or mypy run may take."
     )
     test_command: list[str] | None = Field(
-        None,
+        default=None,
         description="Command that must pass in the sandbox before a fix is accepted "
         "(a string is split like a shell would, but no shell runs it).",
     )
     python: str | None = Field(
-        None,
+        default=None,
         description="Interpreter whose packages mypy resolves imports from. Default: the "
         "project's .venv or venv. User config, editor settings or CLI only.",
     )
-    ruff_path: str | None = Field(None, description="Explicit ruff binary. Not from the repo.")
-    mypy_path: str | None = Field(None, description="Explicit mypy binary. Not from the repo.")
+    ruff_path: str | None = Field(
+        default=None, description="Explicit ruff binary. Not from the repo."
+    )
+    mypy_path: str | None = Field(
+        default=None, description="Explicit mypy binary. Not from the repo."
+    )
 
     _split_agent = field_validator("agent_command", "test_command", mode="before")(
         lambda value: _split_command(value)
@@ -88,3 +97,9 @@ class StomperConfig(BaseModel):
         if value is not None and not value:
             raise ValueError("must name a program, for example ['my-agent', '{prompt_file}']")
         return value
+
+    @field_validator("test_command")
+    @classmethod
+    def _empty_means_none(cls, value: list[str] | None) -> list[str] | None:
+        """`test_command = ""` switches a test command set elsewhere off, not run `[]`."""
+        return value or None
