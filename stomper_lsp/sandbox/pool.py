@@ -1,0 +1,289 @@
+"""A pool of git worktrees at the snapshot, one per parallel file, reused between files.
+
+Slots are created lazily on first lease, reset between files by restoring only the paths
+the previous file changed (so reuse does not get dearer on a big repository), thrown away
+and recreated when a reset cannot make them clean, and all removed on close, whether the
+run succeeded, failed, timed out or was cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Coroutine
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from stomper_lsp.sandbox.changes import (
+    GitAdminGuard,
+    SandboxChanges,
+    collect_delta,
+    restore,
+    summarize,
+)
+from stomper_lsp.sandbox.errors import SandboxError
+from stomper_lsp.sandbox.layout import (
+    OwnerRecord,
+    create_run_dir,
+    ensure_outside_workspace,
+    lock_file_for,
+    prepare_repo_dir,
+    remove_tree,
+    sandbox_base_dir,
+)
+from stomper_lsp.sandbox.snapshot import Snapshot, decode_text, to_repo_path
+from stomper_lsp.sandbox.worktrees import Worktree, add_worktree, remove_worktrees
+
+__all__ = ["Sandbox", "SandboxChanges", "WorktreePool"]
+
+_log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+async def _finish_despite_cancellation(task: Awaitable[_T]) -> _T:
+    """Await cleanup to the end even if we are cancelled meanwhile, then re-raise that."""
+    future = asyncio.ensure_future(task)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if future.done():
+                raise
+            cancelled = True
+            continue
+        if cancelled:
+            raise asyncio.CancelledError
+        return result
+
+
+class Sandbox:
+    """One leased worktree: the agent works in `project_dir`, the engine inspects it."""
+
+    def __init__(self, worktree: Worktree, slot: int, snapshot: Snapshot) -> None:
+        self.path = worktree.path
+        self.project_dir = (
+            worktree.path / snapshot.project_prefix if snapshot.project_prefix else worktree.path
+        )
+        self.slot = slot
+        self.snapshot = snapshot
+        self._worktree = worktree
+        self._guard = GitAdminGuard(worktree)
+
+    def __repr__(self) -> str:
+        return f"Sandbox(slot={self.slot}, path={str(self.path)!r})"
+
+    async def changes(self) -> SandboxChanges:
+        """Differences from the snapshot commit, ignoring files git ignores."""
+        if self._guard.tampered():
+            # Do not even ask git: a rewritten `.git` file may point at another repository.
+            return SandboxChanges([], [], [], [], touched_git=True)
+        delta = await collect_delta(self._worktree)
+        return summarize(delta, self.snapshot.project_prefix, self._guard.tampered())
+
+    async def read_text(self, path: str) -> str | None:
+        """Text of a project-relative file; None when absent, not a regular file, or a
+        symlink (which could lead out of the sandbox)."""
+        full = self.path / to_repo_path(self.snapshot.project_prefix, path)
+        root = os.path.realpath(self.path)
+        if full.is_symlink() or not os.path.realpath(full).startswith(root + os.sep):
+            return None
+        try:
+            if not full.is_file():
+                return None
+            return decode_text(await asyncio.to_thread(full.read_bytes))
+        except OSError:
+            return None
+
+    async def reset(self) -> bool:
+        """Back to the snapshot, touching only what changed; False when it is not clean.
+
+        One whole-tree walk finds the changes; the check afterwards looks only at the
+        restored paths, since restoring them cannot change anything else.
+        """
+        if self._guard.tampered():
+            return False
+        delta = await collect_delta(self._worktree)
+        if delta.clean:
+            return True
+        await restore(self._worktree, self.snapshot.commit, delta)
+        after = await collect_delta(self._worktree, only=delta.paths)
+        return after.clean and not self._guard.tampered()
+
+
+class WorktreePool:
+    """`size` sandboxes for one run; use as `async with WorktreePool(...) as pool`."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        size: int,
+        *,
+        base_dir: Path | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        if size < 1:
+            raise ValueError(f"a worktree pool needs at least one slot, got {size}")
+        self.snapshot = snapshot
+        self.size = size
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.base_dir = sandbox_base_dir(base_dir)
+        self.run_dir: Path | None = None
+        self.created_slots = 0
+        """Worktrees created so far (a slot thrown away and recreated counts twice)."""
+        self._lock_file = lock_file_for(self.base_dir, snapshot.git_common_dir)
+        self._free: asyncio.LifoQueue[int | None] = asyncio.LifoQueue()
+        for slot in reversed(range(size)):
+            self._free.put_nowait(slot)
+        self._sandboxes: dict[int, Sandbox] = {}
+        self._generations: dict[int, int] = {}
+        self._worktree_paths: set[Path] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._close_task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> WorktreePool:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.close()
+        except SandboxError:
+            if exc is None:
+                raise
+            _log.warning("sandbox cleanup after a failed run left something behind", exc_info=True)
+
+    async def open(self) -> None:
+        """Create this run's folder (with its owner file) outside the workspace."""
+        if self.run_dir is not None:
+            return
+        ensure_outside_workspace(self.base_dir, self.snapshot.repo_root)
+        repo_dir = await asyncio.to_thread(
+            prepare_repo_dir, self.base_dir, self.snapshot.repo_root
+        )
+        owner = OwnerRecord.for_this_process(self.snapshot.repo_root)
+        self.run_dir = await asyncio.to_thread(create_run_dir, repo_dir, self.run_id, owner)
+
+    def lease(self) -> AbstractAsyncContextManager[Sandbox]:
+        """Wait for a free slot and hold its sandbox; on exit it is reset for the next file."""
+        return self._lease()
+
+    @contextlib.asynccontextmanager
+    async def _lease(self) -> AsyncIterator[Sandbox]:
+        if self.run_dir is None:
+            raise RuntimeError("WorktreePool.lease() before open(): use `async with pool`")
+        slot = await self._free.get()
+        if slot is None or self._close_task is not None:
+            self._free.put_nowait(slot)  # let every other waiter see the pool is closed
+            raise SandboxError("The sandbox pool is closed; the run is over.")
+        creation: asyncio.Task[Sandbox] | None = None
+        try:
+            sandbox = self._sandboxes.get(slot)
+            if sandbox is None:
+                creation = self._spawn(self._create(slot))
+                sandbox = await asyncio.shield(creation)
+            yield sandbox
+        finally:
+            await asyncio.shield(self._spawn(self._release(slot, creation)))
+
+    def _spawn(self, coro: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
+        """Run bookkeeping that must finish even if the leaseholder is cancelled."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    def _slot_path(self, slot: int) -> Path:
+        assert self.run_dir is not None
+        generation = self._generations.get(slot, 0)
+        suffix = f"-{generation}" if generation else ""
+        return self.run_dir / f"{self.run_id}-slot{slot}{suffix}"
+
+    async def _create(self, slot: int) -> Sandbox:
+        path = self._slot_path(slot)
+        self._worktree_paths.add(path)  # before git runs: a half-made worktree is ours too
+        try:
+            worktree = await add_worktree(
+                self.snapshot.repo_root,
+                self.snapshot.git_common_dir,
+                self._lock_file,
+                path,
+                self.snapshot.commit,
+            )
+            sandbox = Sandbox(worktree, slot, self.snapshot)
+            sandbox.project_dir.mkdir(parents=True, exist_ok=True)
+        except BaseException:
+            self._generations[slot] = self._generations.get(slot, 0) + 1
+            await self._remove([path])
+            raise
+        self.created_slots += 1
+        self._sandboxes[slot] = sandbox
+        return sandbox
+
+    async def _release(self, slot: int, creation: asyncio.Task[Sandbox] | None) -> None:
+        try:
+            if creation is not None:
+                await asyncio.wait([creation])
+            sandbox = self._sandboxes.get(slot)
+            if sandbox is None or self._close_task is not None:
+                return
+            try:
+                clean = await sandbox.reset()
+            except SandboxError:
+                _log.info("resetting sandbox slot %d failed", slot, exc_info=True)
+                clean = False
+            if not clean:
+                _log.info("sandbox slot %d is not clean after reset; recreating it", slot)
+                del self._sandboxes[slot]
+                self._generations[slot] = self._generations.get(slot, 0) + 1
+                await self._remove([sandbox.path])
+        finally:
+            self._free.put_nowait(slot)
+
+    async def _remove(self, paths: list[Path]) -> list[Path]:
+        try:
+            leftovers = await remove_worktrees(
+                self.snapshot.repo_root, self.snapshot.git_common_dir, self._lock_file, paths
+            )
+        except SandboxError:
+            _log.warning("removing sandboxes %s failed", paths, exc_info=True)
+            return paths
+        self._worktree_paths.difference_update(set(paths) - set(leftovers))
+        return leftovers
+
+    async def close(self) -> None:
+        """Remove every worktree of this run and its folder; safe to call twice.
+
+        Runs to the end even when the caller is cancelled meanwhile (then re-raises the
+        cancellation), so a cancelled run leaves nothing behind.
+        """
+        if self._close_task is None:
+            self._close_task = asyncio.ensure_future(self._close())
+        await _finish_despite_cancellation(self._close_task)
+
+    async def _close(self) -> None:
+        self._free.put_nowait(None)  # wakes every lease still waiting for a slot
+        while self._background:
+            await asyncio.wait(list(self._background))
+        self._sandboxes.clear()
+        leftovers = await self._remove(sorted(self._worktree_paths))
+        if self.run_dir is not None:
+            await asyncio.to_thread(remove_tree, self.run_dir)
+            if self.run_dir.exists():
+                leftovers.append(self.run_dir)
+        if leftovers:
+            raise SandboxError(
+                "Could not remove these sandboxes: "
+                + ", ".join(str(p) for p in leftovers)
+                + ". Stomper's next run sweeps them; `git worktree prune` also drops them."
+            )

@@ -1,0 +1,250 @@
+"""Freeze what the user sees (working tree plus unsaved buffers) into one commit object.
+
+The snapshot is built in a temporary copy of the user's index, so their HEAD, index,
+branches, refs, stash and files are never touched; the only trace is unreferenced objects
+in the object store, which `git gc` collects. The copy keeps git's stat cache, which is what
+makes `git add -A` fast on a big repository.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from stomper_lsp.sandbox.errors import SandboxError
+from stomper_lsp.sandbox.git import STOMPER_IDENTITY, run_git, split_nul
+
+__all__ = [
+    "UNTRACKED_NOISE_DIRS",
+    "RepositoryLocation",
+    "SandboxError",
+    "Snapshot",
+    "create_snapshot",
+    "decode_text",
+    "locate_repository",
+    "read_snapshot_files",
+    "to_repo_path",
+]
+
+# Untracked folders that are never source but can hold hundreds of MB when a project forgot
+# to ignore them: hashing them into every snapshot would make each run crawl.
+UNTRACKED_NOISE_DIRS = (
+    ".venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+    ".tox", ".nox",
+)
+_ADD_TIMEOUT_S = 600.0
+_OVERLAY_HASHERS = 4
+_REGULAR_MODES = frozenset({"100644", "100755"})
+_NOT_A_REPO_ADVICE = (
+    "Stomper fixes files in git worktrees, so the project must be inside a git repository: "
+    "run `git init` in {root} (a first commit is not needed), or use `stomper check` to only "
+    "list the issues."
+)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    repo_root: Path
+    """git top level, resolved."""
+    git_common_dir: Path
+    """The repository's common .git dir: the key every worktree operation is serialized on."""
+    project_prefix: str
+    """Project root relative to repo_root, POSIX, "" when they are equal."""
+    commit: str
+
+
+def decode_text(data: bytes) -> str:
+    """File bytes as text; undecodable bytes survive as surrogates, so encoding round-trips."""
+    return data.decode("utf-8", errors="surrogateescape")
+
+
+def to_repo_path(project_prefix: str, path: str) -> str:
+    """Repo-relative form of a project-relative POSIX path; refuses escapes and `.git`."""
+    pure = PurePosixPath(path)
+    parts = [p for p in pure.parts if p != "."]
+    if pure.is_absolute() or not parts or ".." in parts or ".git" in parts:
+        raise SandboxError(
+            f"{path!r} is not a file path inside the project (expected a project-relative "
+            "POSIX path outside .git)."
+        )
+    return "/".join([project_prefix, *parts]) if project_prefix else "/".join(parts)
+
+
+@dataclass(frozen=True)
+class RepositoryLocation:
+    repo_root: Path
+    git_common_dir: Path
+    index_file: Path
+    project_prefix: str
+
+
+async def locate_repository(project_root: Path) -> RepositoryLocation:
+    """The repository around `project_root`; SandboxError saying what to do if none."""
+    if not project_root.is_dir():
+        raise SandboxError(f"The project folder {project_root} does not exist.")
+    result = await run_git(
+        project_root,
+        [
+            "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir",
+            "--git-path", "index", "--show-prefix",
+        ],
+        check=False,
+    )
+    lines = result.stdout.decode("utf-8", errors="surrogateescape").split("\n")
+    if result.returncode != 0 or result.timed_out or len(lines) < 4:
+        said = result.stderr_text.strip()
+        said = f" (git said: {said})" if said else ""
+        raise SandboxError(
+            f"{project_root} is not inside a git work tree{said}. "
+            + _NOT_A_REPO_ADVICE.format(root=project_root)
+        )
+    return RepositoryLocation(
+        repo_root=Path(lines[0]).resolve(),
+        git_common_dir=Path(lines[1]).resolve(),
+        index_file=Path(lines[2]),
+        project_prefix=lines[3].strip("/"),
+    )
+
+
+async def _head_commit(repo_root: Path) -> str | None:
+    """HEAD's commit, or None in a repository without commits (the snapshot has no parent)."""
+    result = await run_git(
+        repo_root, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], check=False
+    )
+    if result.returncode != 0:
+        return None
+    return result.stdout_text.strip() or None
+
+
+async def _stage_working_tree(repo_root: Path, env: Mapping[str, str]) -> None:
+    noise = [f":(exclude,glob)**/{name}/**" for name in UNTRACKED_NOISE_DIRS]
+    await run_git(
+        repo_root, ["add", "-A", "--", ".", *noise], env=env, timeout=_ADD_TIMEOUT_S
+    )
+
+
+async def _stage_overlays(
+    repo_root: Path, env: Mapping[str, str], overlays: Mapping[str, str]
+) -> None:
+    """Unsaved buffers replace the disk text; the file keeps its mode (new files: 100644)."""
+    listing = await run_git(
+        repo_root,
+        ["--literal-pathspecs", "ls-files", "--stage", "-z", "--", *overlays],
+        env=env,
+    )
+    modes: dict[str, str] = {}
+    for entry in split_nul(listing.stdout):
+        meta, _, path = entry.partition("\t")
+        mode = meta.split(" ", 1)[0]
+        # A buffer is file text: a symlink or submodule overlaid with text becomes a file.
+        modes[path] = mode if mode in _REGULAR_MODES else "100644"
+    gate = asyncio.Semaphore(_OVERLAY_HASHERS)
+
+    async def write_blob(path: str, text: str) -> str:
+        async with gate:
+            result = await run_git(
+                repo_root,
+                ["hash-object", "-w", "--stdin", f"--path={path}"],
+                stdin_data=text.encode("utf-8", errors="surrogateescape"),
+                env=env,
+            )
+        return result.stdout_text.strip()
+
+    paths = list(overlays)
+    blobs = await asyncio.gather(*(write_blob(p, overlays[p]) for p in paths))
+    info = b"".join(
+        f"{modes.get(path, '100644')} {blob}\t{path}".encode("utf-8", errors="surrogateescape")
+        + b"\0"
+        for path, blob in zip(paths, blobs, strict=True)
+    )
+    await run_git(
+        repo_root, ["update-index", "--add", "-z", "--index-info"], stdin_data=info, env=env
+    )
+
+
+async def create_snapshot(
+    project_root: Path, overlays: Mapping[str, str] | None = None
+) -> Snapshot:
+    """One commit holding tracked changes, untracked-not-ignored files and `overlays`.
+
+    `overlays` maps project-relative POSIX paths to unsaved editor text. HEAD is the parent
+    when it exists; a repository without commits works too.
+    """
+    location = await locate_repository(Path(project_root).resolve())
+    repo_root = location.repo_root
+    staged_overlays = {
+        to_repo_path(location.project_prefix, path): text
+        for path, text in (overlays or {}).items()
+    }
+    head = await _head_commit(repo_root)
+    with tempfile.TemporaryDirectory(prefix="stomper-snapshot-") as tmp:
+        index = Path(tmp) / "index"
+        if location.index_file.is_file():
+            await asyncio.to_thread(shutil.copyfile, location.index_file, index)
+        env = {"GIT_INDEX_FILE": str(index)}
+        await _stage_working_tree(repo_root, env)
+        if staged_overlays:
+            await _stage_overlays(repo_root, env, staged_overlays)
+        tree = (await run_git(repo_root, ["write-tree"], env=env)).stdout_text.strip()
+    parents = ["-p", head] if head else []
+    message = f"Stomper snapshot of {repo_root}"
+    committed = await run_git(
+        repo_root,
+        ["commit-tree", "--no-gpg-sign", *parents, "-m", message, tree],
+        env=STOMPER_IDENTITY,
+    )
+    return Snapshot(
+        repo_root=repo_root,
+        git_common_dir=location.git_common_dir,
+        project_prefix=location.project_prefix,
+        commit=committed.stdout_text.strip(),
+    )
+
+
+async def read_snapshot_files(
+    snapshot: Snapshot, paths: Sequence[str]
+) -> dict[str, str | None]:
+    """Text of project-relative `paths` in the snapshot; None when absent or not a file.
+
+    The text is what a checkout writes (eol and filter attributes applied), so it compares
+    equal to the sandbox's file and to the user's file. A fixed number of git processes
+    whatever the number of paths: `cat-file --batch --filters` cannot be used because git
+    2.39 announces the unfiltered size and so its output cannot be split.
+    """
+    wanted = {path: to_repo_path(snapshot.project_prefix, path) for path in paths}
+    texts: dict[str, str | None] = dict.fromkeys(wanted)
+    if not wanted:
+        return texts
+    root = snapshot.repo_root
+    with tempfile.TemporaryDirectory(prefix="stomper-snapshot-read-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        await run_git(root, ["read-tree", snapshot.commit], env=env)
+        requested = set(wanted.values())
+        listing = await run_git(
+            root,
+            ["--literal-pathspecs", "ls-files", "--stage", "-z", "--", *sorted(requested)],
+            env=env,
+        )
+        present: set[str] = set()
+        for entry in split_nul(listing.stdout):
+            meta, _, repo_path = entry.partition("\t")
+            if repo_path in requested and meta.split(" ", 1)[0] in _REGULAR_MODES:
+                present.add(repo_path)
+        if not present:
+            return texts
+        out = Path(tmp) / "files"
+        stdin = b"".join(p.encode("utf-8", errors="surrogateescape") + b"\0" for p in present)
+        await run_git(
+            root,
+            ["checkout-index", f"--prefix={out}/", "-z", "--stdin"],
+            stdin_data=stdin,
+            env=env,
+        )
+        for path, repo_path in wanted.items():
+            if repo_path in present:
+                texts[path] = decode_text((out / repo_path).read_bytes())
+    return texts
