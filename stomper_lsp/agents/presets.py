@@ -74,10 +74,13 @@ PRESETS: Mapping[str, Preset] = {
             ("-p", INSTRUCTION, "--approval-mode", "auto_edit", "--skip-trust"),
             install="npm install -g @google/gemini-cli",
         ),
-        # Exits 0 whatever happened: only the re-check tells.
+        # Exits 0 whatever happened: only the re-check tells. Its history files and its
+        # .gitignore edit would otherwise land in the sandbox and look like part of the fix.
         Preset(
             "aider", "aider",
-            ("--message-file", "{prompt_file}", "--yes-always", "--no-auto-commits", "{file}"),
+            ("--message-file", "{prompt_file}", "--yes-always", "--no-auto-commits",
+             "--no-gitignore", "--chat-history-file", "{prompt_file}.chat.md",
+             "--input-history-file", "{prompt_file}.input.md", "{file}"),
             install="python -m pip install aider-install && aider-install",
         ),
     )

@@ -21,6 +21,7 @@ from stomper_lsp.agents.presets import (
 from stomper_lsp.agents.ruff_fix import RuffFixAgent
 from stomper_lsp.checkers.environment import ProjectEnvironment
 from stomper_lsp.checkers.errors import ToolNotFoundError
+from stomper_lsp.checkers.runner import IssueFilter
 from stomper_lsp.config import StomperConfig
 
 
@@ -28,7 +29,9 @@ async def build_agent(config: StomperConfig, environment: ProjectEnvironment) ->
     """The agent `config.agent` names; raises AgentUnavailableError if it cannot run."""
     if config.agent == "ruff":
         try:
-            return RuffFixAgent(environment.find_tool("ruff", config.ruff_path))
+            return RuffFixAgent(
+                environment.find_tool("ruff", config.ruff_path), keep=IssueFilter(config)
+            )
         except ToolNotFoundError as exc:
             raise AgentUnavailableError(
                 f"The built-in ruff agent cannot run: {exc.problem}", agent="ruff", binary="ruff"

@@ -2,23 +2,29 @@
 
 It applies safe AND unsafe fixes (the engine re-checks and rejects anything that makes
 matters worse), only to the target file, and only for the rule codes among the task's
-issues, so a rule the user de-selected is never "fixed" behind their back. mypy's
-findings and ruff's unfixable ones stay: it makes no pretence of fixing them.
+issues, so a rule the user de-selected is never "fixed" behind their back. A fix can leave
+a mess of its own making (`List[int]` -> `list[int]` leaves `from typing import List`
+unused), so it then cleans up what its fixes introduced, and only that. mypy's findings and
+ruff's unfixable ones stay: it makes no pretence of fixing them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from stomper_lsp.agents.attempt import run_attempt
 from stomper_lsp.agents.base import AgentResult, AgentTask
-from stomper_lsp.checkers.model import Applicability, Issue
+from stomper_lsp.checkers.environment import ProjectEnvironment
+from stomper_lsp.checkers.errors import CheckerError
+from stomper_lsp.checkers.model import Applicability, Issue, new_issues
+from stomper_lsp.checkers.ruff import RuffChecker
 from stomper_lsp.process import ProcessResult
 
 # Rule codes such as F401, UP006, PLR0913; not pseudo-codes like `invalid-syntax`.
 _RULE_CODE = re.compile(r"[A-Z]+[0-9]+")
 _OUTPUT_LIMIT = 256 * 1024
+_CLEANUP_PASSES = 3
 
 
 def fixable_codes(issues: Iterable[Issue]) -> list[str]:
@@ -45,8 +51,9 @@ class RuffFixAgent:
     deterministic = True
     """Same input, same output: the engine need not retry it."""
 
-    def __init__(self, ruff: str) -> None:
+    def __init__(self, ruff: str, keep: Callable[[Issue], bool] | None = None) -> None:
         self.ruff = ruff
+        self._keep = keep or (lambda issue: True)
 
     def argv(self, target: str, codes: Iterable[str]) -> list[str]:
         # --no-cache: no .ruff_cache in the sandbox; --force-exclude: honour the project's
@@ -64,6 +71,27 @@ class RuffFixAgent:
                 timed_out=False,
                 summary="nothing ruff can fix automatically here; left for an AI agent",
             )
+        checker = RuffChecker(ProjectEnvironment(task.workdir), explicit_path=self.ruff)
+        try:
+            # Everything ruff reports now, not just the task's issues: only what the fixes
+            # add on top of this is ours to clean up.
+            before = await checker.check(task.workdir, [task.target])
+        except CheckerError:
+            before = [issue for issue in task.issues if issue.tool == "ruff"]
+        result = await self._apply(task, codes)
+        for _ in range(_CLEANUP_PASSES):
+            try:
+                after = await checker.check(task.workdir, [task.target])
+            except CheckerError:
+                break  # the engine's own re-check will report what is wrong
+            introduced = [i for i in new_issues(before, after) if self._keep(i)]
+            cleanup = fixable_codes(introduced)
+            if not cleanup:
+                break
+            result = await self._apply(task, cleanup)
+        return result
+
+    async def _apply(self, task: AgentTask, codes: Iterable[str]) -> AgentResult:
         return await run_attempt(
             self.name,
             task,

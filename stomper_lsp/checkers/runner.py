@@ -68,18 +68,25 @@ def build_checkers(
     return checkers
 
 
+class IssueFilter:
+    """Stomper's own select/ignore, applied on top of what each tool's config reports."""
+
+    def __init__(self, config: StomperConfig) -> None:
+        self._select = list(config.select)
+        self._ignore = list(config.ignore)
+
+    def __call__(self, issue: Issue) -> bool:
+        if self._select and not code_matches(issue.code, self._select):
+            return False
+        return not code_matches(issue.code, self._ignore)
+
+
 class CheckRunner:
     """The checkers of one project with its select/ignore filters applied."""
 
     def __init__(self, checkers: Sequence[Checker], config: StomperConfig) -> None:
         self.checkers = list(checkers)
-        self._select = list(config.select)
-        self._ignore = list(config.ignore)
-
-    def keep(self, issue: Issue) -> bool:
-        if self._select and not code_matches(issue.code, self._select):
-            return False
-        return not code_matches(issue.code, self._ignore)
+        self.keep = IssueFilter(config)
 
     async def run(
         self,

@@ -14,9 +14,9 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from stomper_lsp.agents.base import Agent, AgentUnavailableError
 from stomper_lsp.agents.registry import build_agent
@@ -108,11 +108,15 @@ async def _drive(
         "max_concurrency": context.project.config.max_parallel_files,
         "recursion_limit": 25,
     }
-    stream = graph.astream(
-        {"paths": paths},
-        config=run_config,
-        context=context,
-        stream_mode=["values", "custom"],
+    # astream is an async generator; its annotation says AsyncIterator, which has no aclose.
+    stream = cast(
+        AsyncGenerator[tuple[str, Any], None],
+        graph.astream(
+            {"paths": paths},
+            config=run_config,
+            context=context,
+            stream_mode=["values", "custom"],
+        ),
     )
     # aclosing: breaking out of astream would otherwise leave branches running.
     async with contextlib.aclosing(stream):

@@ -27,6 +27,11 @@ from stomper_lsp.workflow.verification import Verdict, checked_paths, judge
 _TEST_OUTPUT_TAIL = 3000
 
 
+def _is_tool_dropping(path: str) -> bool:
+    """A new file under a dot-folder or dot-named (agent history, tool caches): never delivered."""
+    return any(part.startswith(".") for part in path.split("/"))
+
+
 def log_name(path: str) -> str:
     """A log file name unique per path: `a/utils.py` and `b/utils.py` never collide."""
     digest = hashlib.sha1(path.encode("utf-8")).hexdigest()[:8]
@@ -145,6 +150,8 @@ class _FilePipeline:
         changes = await sandbox.changes()
         new_texts: dict[str, str] = {}
         for path in changes.modified + changes.added:
+            if path in changes.added and _is_tool_dropping(path):
+                continue
             text = await sandbox.read_text(path)
             if text is not None:
                 new_texts[path] = text
@@ -162,9 +169,9 @@ class _FilePipeline:
         return self.outcome(status, verdict, attempts, verdict.reason, changed)
 
 
-async def fix_file(job: FileJob, runtime: Runtime[RunContext]) -> dict[str, Any]:
+async def fix_file(state: FileJob, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Graph node. Returns deltas only: one outcome, its agent time, its error if any."""
-    pipeline = _FilePipeline(job, runtime)
+    pipeline = _FilePipeline(state, runtime)
     errors: list[str] = []
     try:
         outcome = await pipeline.run()
@@ -172,7 +179,7 @@ async def fix_file(job: FileJob, runtime: Runtime[RunContext]) -> dict[str, Any]
         raise
     except Exception as exc:  # one file's crash is that file's failure, not the run's
         message = f"{type(exc).__name__}: {exc}"
-        errors.append(f"{job['path']}: {message}")
+        errors.append(f"{state['path']}: {message}")
         pipeline.emit("failed", message)
         outcome = pipeline.outcome(FileStatus.FAILED, None, 0, message)
     return {

@@ -21,7 +21,7 @@ from stomper_lsp.workflow.report import FileStatus
 from stomper_lsp.workflow.state import FileJob, RunState
 
 
-async def collect(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+async def collect(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Check the snapshot (in a sandbox, so unsaved buffers count) and plan one job per file."""
     ctx = runtime.context
     config = ctx.project.config

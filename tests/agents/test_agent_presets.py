@@ -22,7 +22,8 @@ EXPECTED = {
               "--json", SAID],
     "gemini": ["/bin/gemini", "-p", SAID, "--approval-mode", "auto_edit", "--skip-trust"],
     "aider": ["/bin/aider", "--message-file", str(PROMPT), "--yes-always",
-              "--no-auto-commits", "pkg/mod.py"],
+              "--no-auto-commits", "--no-gitignore", "--chat-history-file", f"{PROMPT}.chat.md",
+              "--input-history-file", f"{PROMPT}.input.md", "pkg/mod.py"],
 }
 
 
@@ -45,8 +46,10 @@ def test_every_preset_is_a_config_agent_name() -> None:
 def test_required_flags_are_every_flag_passed() -> None:
     assert PRESETS["codex"].required_flags == ("-C", "--sandbox", "--json")
     assert PRESETS["codex"].help_arguments == ("exec", "--help")
-    assert PRESETS["aider"].required_flags == ("--message-file", "--yes-always",
-                                               "--no-auto-commits")
+    assert PRESETS["aider"].required_flags == (
+        "--message-file", "--yes-always", "--no-auto-commits", "--no-gitignore",
+        "--chat-history-file", "--input-history-file",
+    )
 
 
 def test_a_short_flag_is_not_found_inside_a_long_one() -> None:

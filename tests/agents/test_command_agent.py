@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from stomper_lsp.agents.base import AgentTask
 from stomper_lsp.agents.command import CommandAgent, render_argv
 from stomper_lsp.checkers.model import Issue, Position
+from tests.processes import is_dead
 
 
 def _issue(message: str = "Name `undefined_thing` is not defined") -> Issue:
@@ -97,18 +97,6 @@ async def test_stdin_is_closed(pkg: Path, tmp_path: Path, fake_agent: list[str])
     assert time.monotonic() - started < 10  # EOF at once, not a wait for the timeout
 
 
-def _gone(pid: int) -> bool:
-    """Dead: no such process, or a zombie whose parent (init) has not reaped it yet."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (FileNotFoundError, IndexError):
-        return True
-
-
 async def test_timeout_kills_the_whole_process_group(
     pkg: Path, tmp_path: Path, fake_agent: list[str]
 ) -> None:
@@ -121,9 +109,9 @@ async def test_timeout_kills_the_whole_process_group(
     agent_pid = int((pids / "agent.pid").read_text())
     child_pid = int((pids / "child.pid").read_text())
     deadline = time.monotonic() + 5
-    while not (_gone(agent_pid) and _gone(child_pid)) and time.monotonic() < deadline:
+    while not (is_dead(agent_pid) and is_dead(child_pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _gone(agent_pid) and _gone(child_pid)
+    assert is_dead(agent_pid) and is_dead(child_pid)
     assert "timed out: yes" in (tmp_path / "logs" / "pkg_mod.log").read_text()
 
 

@@ -123,3 +123,39 @@ async def test_fixable_codes_are_real_rule_codes_with_a_fix(
     )
     mypy_issue = real[0].model_copy(update={"tool": "mypy", "code": "E501"})
     assert fixable_codes([pseudo, display_only, mypy_issue]) == []
+
+
+OLD_TYPING = """\
+from typing import List
+
+
+def first(items: List[int]) -> List[int]:
+    return items[:1]
+"""
+
+
+async def test_cleans_up_what_its_own_fixes_introduced(project: Path, collect: Collect) -> None:
+    """UP006 turns List into list; the import it leaves unused is its own mess to clean."""
+    (project / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["F", "UP006"]\n')
+    (project / "mod.py").write_text(OLD_TYPING)
+    before = await collect(project, ["mod.py"], ["ruff"])
+    assert _codes(before, "ruff") == ["UP006", "UP006"]
+
+    await RuffFixAgent(RUFF).fix(_task(project, "mod.py", before))
+
+    assert await collect(project, ["mod.py"], ["ruff"]) == []
+    text = (project / "mod.py").read_text()
+    assert "typing" not in text
+    assert "def first(items: list[int]) -> list[int]:" in text
+
+
+async def test_cleanup_respects_the_users_filter(project: Path, collect: Collect) -> None:
+    (project / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["F", "UP006"]\n')
+    (project / "mod.py").write_text(OLD_TYPING)
+    before = await collect(project, ["mod.py"], ["ruff"])
+
+    await RuffFixAgent(RUFF, keep=lambda issue: issue.code != "F401").fix(
+        _task(project, "mod.py", before)
+    )
+
+    assert _codes(await collect(project, ["mod.py"], ["ruff"]), "ruff") == ["F401"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 
 from stomper_lsp.workflow.engine import run_fix
 from stomper_lsp.workflow.report import FileStatus, FixReport
+from tests.processes import wait_dead
 from tests.workflow.repos import BROKEN, FIX_BOTH, FIXED, RUFF_ONLY, fake, load, user_state
 
 
@@ -131,13 +131,6 @@ async def test_writing_outside_the_project_is_rejected(make_repo: Any) -> None:
     assert "outside the project" in report.files[0].message
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
 
 @pytest.mark.slow
 async def test_hanging_agent_is_killed_with_its_children(make_repo: Any, tmp_path: Path) -> None:
@@ -150,7 +143,7 @@ async def test_hanging_agent_is_killed_with_its_children(make_repo: Any, tmp_pat
     assert outcome.status == FileStatus.FAILED
     assert outcome.duration_s < 15
     for name in ("agent.pid", "child.pid"):
-        assert not _alive(int((pids / name).read_text())), name
+        assert wait_dead(int((pids / name).read_text())), name
 
 
 async def test_crashing_agent_is_judged_by_its_edits_not_its_exit_code(make_repo: Any) -> None:
