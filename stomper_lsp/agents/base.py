@@ -45,6 +45,13 @@ class AgentResult:
 
 
 class Agent(Protocol):
+    """What the engine needs. Two optional attributes tune its retries (read with getattr):
+
+    - `max_useful_attempts: int` -- a fixed list of strategies; more attempts cannot help.
+    - `fresh_attempts: bool` -- each retry starts from the snapshot instead of building on
+      the last attempt's leftovers (AI agents build on them; a strategy list restarts).
+    """
+
     name: str
 
     async def fix(self, task: AgentTask) -> AgentResult:

@@ -50,9 +50,6 @@ def agent_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
 class CommandAgent:
     """Runs `argv_template` in the sandbox; logs at most about `output_limit` bytes of output."""
 
-    deterministic = False
-    """AI agents answer differently each time, so feedback and a retry can help."""
-
     def __init__(
         self,
         name: str,

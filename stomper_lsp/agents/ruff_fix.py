@@ -27,15 +27,16 @@ _OUTPUT_LIMIT = 256 * 1024
 _CLEANUP_PASSES = 3
 
 
-def fixable_codes(issues: Iterable[Issue]) -> list[str]:
+def fixable_codes(issues: Iterable[Issue], *, unsafe: bool = True) -> list[str]:
     """Sorted ruff rule codes among `issues` for which ruff offers an applicable fix."""
+    allowed = {Applicability.SAFE, Applicability.UNSAFE} if unsafe else {Applicability.SAFE}
     codes = {
         issue.code
         for issue in issues
         if issue.tool == "ruff"
         and _RULE_CODE.fullmatch(issue.code)
         and issue.fix is not None
-        and issue.fix.applicability != Applicability.DISPLAY_ONLY
+        and issue.fix.applicability in allowed
     }
     return sorted(codes)
 
@@ -48,23 +49,28 @@ def _first_line(result: ProcessResult) -> str:
 
 class RuffFixAgent:
     name = "ruff"
-    deterministic = True
-    """Same input, same output: the engine need not retry it."""
+    max_useful_attempts = 2
+    """Attempt 1 applies safe and unsafe fixes; attempt 2, safe ones only. Nothing else."""
+    fresh_attempts = True
+    """Attempt 2 must not inherit the unsafe fix that got attempt 1 rejected."""
 
     def __init__(self, ruff: str, keep: Callable[[Issue], bool] | None = None) -> None:
         self.ruff = ruff
         self._keep = keep or (lambda issue: True)
 
-    def argv(self, target: str, codes: Iterable[str]) -> list[str]:
+    def argv(self, target: str, codes: Iterable[str], *, unsafe: bool = True) -> list[str]:
         # --no-cache: no .ruff_cache in the sandbox; --force-exclude: honour the project's
         # excludes even for an explicitly named file. The project's config still applies.
         return [
-            self.ruff, "check", "--fix-only", "--unsafe-fixes", "--no-cache", "--force-exclude",
-            "--select", ",".join(codes), "--", target,
+            self.ruff, "check", "--fix-only", *(["--unsafe-fixes"] if unsafe else []),
+            "--no-cache", "--force-exclude", "--select", ",".join(codes), "--", target,
         ]
 
     async def fix(self, task: AgentTask) -> AgentResult:
-        codes = fixable_codes(task.issues)
+        # Unsafe fixes can change behaviour or types (B006 turns `= []` into `= None`); if
+        # attempt 1 was rejected, attempt 2 keeps to the safe ones.
+        unsafe = task.attempt == 1
+        codes = fixable_codes(task.issues, unsafe=unsafe)
         if not codes:
             return AgentResult(
                 exit_code=0,
@@ -78,24 +84,24 @@ class RuffFixAgent:
             before = await checker.check(task.workdir, [task.target])
         except CheckerError:
             before = [issue for issue in task.issues if issue.tool == "ruff"]
-        result = await self._apply(task, codes)
+        result = await self._apply(task, codes, unsafe=unsafe)
         for _ in range(_CLEANUP_PASSES):
             try:
                 after = await checker.check(task.workdir, [task.target])
             except CheckerError:
                 break  # the engine's own re-check will report what is wrong
             introduced = [i for i in new_issues(before, after) if self._keep(i)]
-            cleanup = fixable_codes(introduced)
+            cleanup = fixable_codes(introduced, unsafe=unsafe)
             if not cleanup:
                 break
-            result = await self._apply(task, cleanup)
+            result = await self._apply(task, cleanup, unsafe=unsafe)
         return result
 
-    async def _apply(self, task: AgentTask, codes: Iterable[str]) -> AgentResult:
+    async def _apply(self, task: AgentTask, codes: Iterable[str], *, unsafe: bool) -> AgentResult:
         return await run_attempt(
             self.name,
             task,
-            self.argv(task.target, codes),
+            self.argv(task.target, codes, unsafe=unsafe),
             output_limit=_OUTPUT_LIMIT,
             detail=_first_line,
         )

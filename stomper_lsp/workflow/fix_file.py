@@ -125,18 +125,24 @@ class _FilePipeline:
         return None
 
     async def _in_sandbox(self, sandbox: Sandbox) -> FileOutcome:
-        max_attempts = self.ctx.project.config.max_attempts
-        deterministic = bool(getattr(self.ctx.agent, "deterministic", False))
+        agent = self.ctx.agent
+        max_attempts = min(
+            self.ctx.project.config.max_attempts,
+            getattr(agent, "max_useful_attempts", None) or self.ctx.project.config.max_attempts,
+        )
+        fresh = bool(getattr(agent, "fresh_attempts", False))
         verdict: Verdict | None = None
         attempts = 0
         for attempt in range(1, max_attempts + 1):
             attempts = attempt
+            if fresh and attempt > 1 and not await sandbox.reset():
+                break  # the sandbox cannot be made clean: no fair retry is possible
             verdict = await self._attempt(sandbox, attempt, verdict)
             if verdict.accepted:
                 self.emit("verified", verdict.reason, attempt)
                 break
             self.emit("rejected", verdict.reason, attempt)
-            if deterministic or verdict.final:
+            if verdict.final:
                 break
         if verdict is None or not verdict.accepted:
             reason = verdict.reason if verdict else "no attempt ran"

@@ -159,3 +159,17 @@ async def test_cleanup_respects_the_users_filter(project: Path, collect: Collect
     )
 
     assert _codes(await collect(project, ["mod.py"], ["ruff"]), "ruff") == ["F401"]
+
+
+async def test_second_attempt_keeps_to_safe_fixes(project: Path, collect: Collect) -> None:
+    """If attempt 1's unsafe fixes were rejected, attempt 2 leaves them out."""
+    (project / "mod.py").write_text(UNSORTED_UNUSED)
+    before = await collect(project, ["mod.py"], ["ruff"])
+    agent = RuffFixAgent(RUFF)
+    assert agent.max_useful_attempts == 2 and agent.fresh_attempts
+
+    await agent.fix(AgentTask(workdir=project, target="mod.py", issues=before, attempt=2))
+
+    text = (project / "mod.py").read_text()
+    assert "unused = json.dumps(path)" in text  # F841's fix is unsafe: not applied
+    assert "import sys" not in text  # F401's is safe

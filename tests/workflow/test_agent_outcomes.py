@@ -190,3 +190,26 @@ async def test_built_in_ruff_agent_fixes_offline_and_reports_mypy_as_unfixed(
     assert outcome.status == FileStatus.PARTIAL  # mypy's return-value stays, honestly
     assert outcome.issues_after >= 1
     assert "import os" not in (report.changes[0].new_text or "")
+
+
+async def test_built_in_agent_falls_back_to_safe_fixes_after_a_rejection(
+    make_repo: Any,
+) -> None:
+    """ruff's unsafe B006 fix makes mypy complain; attempt 2 restarts with safe fixes only."""
+    root = make_repo(
+        {
+            "pyproject.toml": '[tool.ruff.lint]\nselect = ["F", "B006", "UP006"]\n',
+            "mod.py": (
+                "from typing import List\n\n\n"
+                "def add(item: int, items: List[int] = []) -> List[int]:\n"
+                "    items.append(item)\n"
+                "    return items\n"
+            ),
+        }
+    )
+    report = await run_fix(load(root, tools=["ruff", "mypy"]))
+    [outcome] = report.files
+    assert (outcome.status, outcome.attempts) == (FileStatus.PARTIAL, 2)
+    new_text = report.changes[0].new_text or ""
+    assert "items: list[int] = []" in new_text  # the safe UP006 fix, without the unsafe B006
+    assert "typing" not in new_text
