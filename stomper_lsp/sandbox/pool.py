@@ -196,6 +196,28 @@ class WorktreePool:
         finally:
             await asyncio.shield(self._spawn(self._release(slot, creation)))
 
+    def prewarm(self, count: int) -> None:
+        """Create up to `count` idle slots' worktrees in the background.
+
+        On a big repository each checkout takes a while; started while the run's first
+        check is going on, they are ready when the files fan out instead of delaying them.
+        """
+        for _ in range(min(count, self._free.qsize())):
+            self._spawn(self._prewarm_one())
+
+    async def _prewarm_one(self) -> None:
+        try:
+            slot = self._free.get_nowait()
+        except asyncio.QueueEmpty:
+            return
+        try:
+            if slot is not None and self._close_task is None and slot not in self._sandboxes:
+                await self._create(slot)
+        except Exception:  # a lease retries the creation and reports what goes wrong
+            _log.info("pre-creating sandbox slot %s failed", slot, exc_info=True)
+        finally:
+            self._free.put_nowait(slot)
+
     def _spawn(self, coro: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
         """Run bookkeeping that must finish even if the leaseholder is cancelled."""
         task = asyncio.ensure_future(coro)

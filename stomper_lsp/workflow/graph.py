@@ -26,6 +26,9 @@ async def collect(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str,
     ctx = runtime.context
     config = ctx.project.config
     async with ctx.pool.lease() as sandbox:
+        # The other slots' checkouts overlap this check (as many as the run can use).
+        wanted = state.get("paths")
+        ctx.pool.prewarm(len(wanted) - 1 if wanted else ctx.pool.size - 1)
         files = await discover_python_files(
             sandbox.project_dir,
             paths=state.get("paths") or (),

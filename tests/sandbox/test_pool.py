@@ -358,3 +358,19 @@ async def test_a_sandbox_folder_inside_the_repository_is_refused(
         async with WorktreePool(snapshot, 1, base_dir=repo.root / ".stomper"):
             pass
     assert not (repo.root / ".stomper").exists()
+
+
+async def test_prewarm_creates_idle_slots_in_the_background(new_repo: RepoFactory) -> None:
+    repo = new_repo(FILES)
+    snapshot = await create_snapshot(repo.root)
+    async with WorktreePool(snapshot, 3) as pool:
+        async with pool.lease():
+            pool.prewarm(5)  # more than idle: only the two idle slots
+            async with pool.lease() as second:  # waits for a pre-created slot, no new one
+                assert second.path.exists()
+            await asyncio.sleep(0)
+        for _ in range(200):
+            if pool.created_slots == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert pool.created_slots == 3
