@@ -98,7 +98,7 @@ async def main() -> None:
               "| pipeline overhead/file (ms) | peak files | peak merges |")
         print("|---|---|---|---|---|---|---|---|")
         base = None
-        for k in [int(x) for x in args.ks.split(",")]:
+        for k in [int(x) for x in args.ks.split(",") if x]:
             reset(repo)
             wall, report = await fix(repo, k, latency)
             base = base or wall
@@ -108,8 +108,8 @@ async def main() -> None:
                   f"| {report.peak_concurrent_merges} |", flush=True)
         print(f"\n## Repository size: N={n} broken files, k=4\n")
         print("| repository files | wall (s) | lane overhead/file (ms) "
-              "| pipeline overhead/file (ms) |")
-        print("|---|---|---|---|")
+              "| pipeline overhead/file (ms) | phases (s) |")
+        print("|---|---|---|---|---|")
         figures = {}
         for total in (50, args.big):
             root = repo if total == max(n, 50) else make_repo(Path(tmp) / f"r{total}", n, total)
@@ -117,8 +117,9 @@ async def main() -> None:
             wall, report = await fix(root, 4, latency)
             lane, pipeline = overheads(wall, report, 4, latency)
             figures[total] = (lane, pipeline)
-            print(f"| {total} | {wall:.2f} | {lane * 1000:.0f} | {pipeline * 1000:.0f} |",
-                  flush=True)
+            phases = ", ".join(f"{k} {v:.2f}" for k, v in report.timings.items())
+            print(f"| {total} | {wall:.2f} | {lane * 1000:.0f} | {pipeline * 1000:.0f} | "
+                  f"{phases} |", flush=True)
         small, big = figures[50], figures[args.big]
         print(f"\nratio {args.big}/50 files: lane {big[0] / small[0]:.2f}x, "
               f"pipeline {big[1] / small[1]:.2f}x")

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from stomper_lsp.sandbox.changes import (
     GitAdminGuard,
     SandboxChanges,
+    TreeDelta,
     collect_delta,
     restore,
     summarize,
@@ -74,6 +75,7 @@ class Sandbox:
         self.snapshot = snapshot
         self._worktree = worktree
         self._guard = GitAdminGuard(worktree)
+        self._last_delta: TreeDelta | None = None
 
     def __repr__(self) -> str:
         return f"Sandbox(slot={self.slot}, path={str(self.path)!r})"
@@ -83,8 +85,12 @@ class Sandbox:
         if self._guard.tampered():
             # Do not even ask git: a rewritten `.git` file may point at another repository.
             return SandboxChanges([], [], [], [], touched_git=True)
-        delta = await collect_delta(self._worktree)
+        delta = self._last_delta = await collect_delta(self._worktree)
         return summarize(delta, self.snapshot.project_prefix, self._guard.tampered())
+
+    def mark_dirty(self) -> None:
+        """Something may write here again (an agent, a test command): the last walk is stale."""
+        self._last_delta = None
 
     async def read_text(self, path: str) -> str | None:
         """Text of a project-relative file; None when absent, not a regular file, or a
@@ -103,12 +109,15 @@ class Sandbox:
     async def reset(self) -> bool:
         """Back to the snapshot, touching only what changed; False when it is not clean.
 
-        One whole-tree walk finds the changes; the check afterwards looks only at the
-        restored paths, since restoring them cannot change anything else.
+        One whole-tree walk finds the changes (or none, when `changes()` walked since the
+        last `mark_dirty()`: on a big repository each walk costs tens of milliseconds); the
+        check afterwards looks only at the restored paths, since restoring them cannot
+        change anything else.
         """
         if self._guard.tampered():
             return False
-        delta = await collect_delta(self._worktree)
+        delta = self._last_delta or await collect_delta(self._worktree)
+        self._last_delta = None
         if delta.clean:
             return True
         await restore(self._worktree, self.snapshot.commit, delta)

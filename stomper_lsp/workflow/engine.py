@@ -67,12 +67,14 @@ async def run_fix(
     """
     started = time.monotonic()
     config = project.config
+    timings: dict[str, float] = {}
     try:
         chosen = agent or await build_agent(config, project.environment)
         snapshot = await create_snapshot(project.root, overlays)
     except (AgentUnavailableError, SandboxError) as exc:
         raise FixRunError(str(exc)) from exc
     await sweep_stale_sandboxes(snapshot.repo_root)
+    timings["snapshot"] = time.monotonic() - started
     run_id = uuid.uuid4().hex[:12]
     log_dir = log_root() / run_id
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -91,10 +93,17 @@ async def run_fix(
                 log_dir=log_dir,
                 test_command=config.test_command,
             )
+            fan_out_started = time.monotonic()
             final = await _drive(context, list(paths) if paths is not None else None, on_progress)
+            timings["collect"] = float(final.get("collect_s") or 0.0)
+            timings["fix"] = time.monotonic() - fan_out_started - timings["collect"]
+            cleanup_started = time.monotonic()
     finally:
         await asyncio.to_thread(shutil.rmtree, run_dir, True)
-    return _report(project, context, final, snapshot.commit, time.monotonic() - started)
+    timings["cleanup"] = time.monotonic() - cleanup_started
+    report = _report(project, context, final, snapshot.commit, time.monotonic() - started)
+    report.timings = {phase: round(seconds, 3) for phase, seconds in timings.items()}
+    return report
 
 
 async def _drive(

@@ -17,7 +17,7 @@ from langgraph.runtime import Runtime
 from stomper_lsp.agents.base import AgentResult, AgentTask
 from stomper_lsp.checkers.model import Issue
 from stomper_lsp.process import run_process
-from stomper_lsp.sandbox.pool import Sandbox
+from stomper_lsp.sandbox.pool import Sandbox, SandboxChanges
 from stomper_lsp.sandbox.snapshot import read_snapshot_files
 from stomper_lsp.workflow.context import RunContext
 from stomper_lsp.workflow.report import FileOutcome, FileStatus, ProgressKind
@@ -76,9 +76,13 @@ class _FilePipeline:
             async with self.ctx.pool.lease() as sandbox:
                 return await self._in_sandbox(sandbox)
 
-    async def _attempt(self, sandbox: Sandbox, attempt: int, last: Verdict | None) -> Verdict:
+    async def _attempt(
+        self, sandbox: Sandbox, attempt: int, last: Verdict | None
+    ) -> tuple[Verdict, SandboxChanges]:
+        """One agent run and its verdict, with the changes it was judged on."""
         ctx = self.ctx
         self.emit("attempt", f"attempt {attempt}", attempt)
+        sandbox.mark_dirty()
         task = AgentTask(
             workdir=sandbox.project_dir,
             target=self.path,
@@ -98,16 +102,17 @@ class _FilePipeline:
         report = await runner.run(sandbox.project_dir, checked_paths(changes))
         if report.errors:
             problems = "; ".join(e.problem for e in report.errors)
-            return Verdict(False, f"re-checking failed: {problems}")
+            return Verdict(False, f"re-checking failed: {problems}"), changes
         verdict = judge(self.path, ctx.baseline, report.issues, changes)
         if isinstance(result, AgentResult) and result.timed_out and verdict.accepted:
             # A killed agent may have stopped mid-edit; its half-written files are not trusted.
-            return Verdict(False, f"the agent was stopped: {result.summary}")
+            return Verdict(False, f"the agent was stopped: {result.summary}"), changes
         if verdict.accepted and ctx.test_command:
+            sandbox.mark_dirty()  # tests may write files; those are never part of the fix
             failure = await self._run_tests(sandbox)
             if failure:
-                return Verdict(False, failure, remaining=verdict.remaining)
-        return verdict
+                return Verdict(False, failure, remaining=verdict.remaining), changes
+        return verdict, changes
 
     async def _run_tests(self, sandbox: Sandbox) -> str | None:
         command = self.ctx.test_command or []
@@ -132,28 +137,31 @@ class _FilePipeline:
         )
         fresh = bool(getattr(agent, "fresh_attempts", False))
         verdict: Verdict | None = None
+        changes: SandboxChanges | None = None
         attempts = 0
         for attempt in range(1, max_attempts + 1):
             attempts = attempt
             if fresh and attempt > 1 and not await sandbox.reset():
                 break  # the sandbox cannot be made clean: no fair retry is possible
-            verdict = await self._attempt(sandbox, attempt, verdict)
+            verdict, changes = await self._attempt(sandbox, attempt, verdict)
             if verdict.accepted:
                 self.emit("verified", verdict.reason, attempt)
                 break
             self.emit("rejected", verdict.reason, attempt)
             if verdict.final:
                 break
-        if verdict is None or not verdict.accepted:
+        if verdict is None or changes is None or not verdict.accepted:
             reason = verdict.reason if verdict else "no attempt ran"
             unchanged = verdict is not None and verdict.reason == "no file was changed"
             status = FileStatus.UNCHANGED if unchanged else FileStatus.FAILED
             self.emit("unchanged" if unchanged else "failed", reason)
             return self.outcome(status, verdict, attempts, reason)
-        return await self._merge(sandbox, verdict, attempts)
+        return await self._merge(sandbox, verdict, changes, attempts)
 
-    async def _merge(self, sandbox: Sandbox, verdict: Verdict, attempts: int) -> FileOutcome:
-        changes = await sandbox.changes()
+    async def _merge(
+        self, sandbox: Sandbox, verdict: Verdict, changes: SandboxChanges, attempts: int
+    ) -> FileOutcome:
+        """Deliver exactly what was verified: the attempt's changes, not what tests wrote."""
         new_texts: dict[str, str] = {}
         for path in changes.modified + changes.added:
             if path in changes.added and _is_tool_dropping(path):

@@ -6,6 +6,7 @@ bounds the Send branches exactly. No hand-made semaphore.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -25,6 +26,7 @@ async def collect(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str,
     """Check the snapshot (in a sandbox, so unsaved buffers count) and plan one job per file."""
     ctx = runtime.context
     config = ctx.project.config
+    started = time.monotonic()
     async with ctx.pool.lease() as sandbox:
         # The other slots' checkouts overlap this check (as many as the run can use).
         wanted = state.get("paths")
@@ -36,12 +38,14 @@ async def collect(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str,
             exclude=config.exclude,
         )
         report = await ctx.runner_for(sandbox.slot).run(sandbox.project_dir, files)
+    elapsed = round(time.monotonic() - started, 3)
     if report.errors:
         return {
             "jobs": [],
             "files_checked": len(files),
             "issues_before": len(report.issues),
             "collect_errors": [e.describe() for e in report.errors],
+            "collect_s": elapsed,
         }
     grouped = group_by_path(report.issues)
     ctx.baseline.update(grouped)
@@ -58,6 +62,7 @@ async def collect(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str,
         "files_checked": len(files),
         "issues_before": len(report.issues),
         "collect_errors": [],
+        "collect_s": elapsed,
     }
 
 

@@ -77,6 +77,8 @@ class FixReport(BaseModel):
     peak_concurrent_files: int = 0
     peak_concurrent_merges: int = 0
     duration_s: float = 0.0
+    timings: dict[str, float] = Field(default_factory=dict)
+    """Seconds per phase: snapshot, collect, fix (the fan-out), cleanup."""
     errors: list[str] = Field(default_factory=list)
 
     def by_status(self, status: FileStatus) -> list[FileOutcome]:

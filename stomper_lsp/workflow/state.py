@@ -20,6 +20,7 @@ class RunState(TypedDict, total=False):
     paths: list[str] | None  # input: restrict the run to these project-relative files
     jobs: list[FileJob]  # written once by collect
     files_checked: int
+    collect_s: float
     issues_before: int
     collect_errors: list[str]
     # Written by the parallel branches: reducers merge them exactly once each.

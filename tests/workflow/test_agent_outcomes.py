@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ async def test_good_fix_is_accepted_and_user_repo_untouched(make_repo: Any) -> N
         ("pkg/mod.py", BROKEN, FIXED)
     ]
     assert (report.issues_before, report.issues_after) == (2, 0)
+    assert set(report.timings) == {"snapshot", "collect", "fix", "cleanup"}
+    assert sum(report.timings.values()) <= report.duration_s
     assert user_state(root) == before  # the engine itself writes nothing of the user's
 
 
@@ -213,3 +216,12 @@ async def test_built_in_agent_falls_back_to_safe_fixes_after_a_rejection(
     new_text = report.changes[0].new_text or ""
     assert "items: list[int] = []" in new_text  # the safe UP006 fix, without the unsafe B006
     assert "typing" not in new_text
+
+
+async def test_files_written_by_the_test_command_are_not_delivered(make_repo: Any) -> None:
+    root = make_repo({"mod.py": BROKEN})
+    writes_artifact = [sys.executable, "-c", "open('artifact.txt', 'w').write('report')"]
+    report = await fix_one(root, *FIX_BOTH, test_command=writes_artifact)
+    assert report.files[0].status == FileStatus.FIXED
+    assert [c.path for c in report.changes] == ["mod.py"]
+    assert report.files[0].changed_paths == ["mod.py"]
