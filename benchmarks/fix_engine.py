@@ -106,23 +106,26 @@ async def main() -> None:
             print(f"| {k} | {wall:.2f} | {base / wall:.2f} | {base / wall / k:.2f} | "
                   f"{lane * 1000:.0f} | {pipeline * 1000:.0f} | {report.peak_concurrent_files} "
                   f"| {report.peak_concurrent_merges} |", flush=True)
-        print(f"\n## Repository size: N={n} broken files, k=4\n")
-        print("| repository files | wall (s) | lane overhead/file (ms) "
+        print(f"\n## Repository size: N={n} broken files\n")
+        print("| repository files | k | wall (s) | lane overhead/file (ms) "
               "| pipeline overhead/file (ms) | phases (s) |")
-        print("|---|---|---|---|---|")
-        figures = {}
+        print("|---|---|---|---|---|---|")
+        figures: dict[tuple[int, int], tuple[float, float]] = {}
         for total in (50, args.big):
             root = repo if total == max(n, 50) else make_repo(Path(tmp) / f"r{total}", n, total)
-            reset(root)
-            wall, report = await fix(root, 4, latency)
-            lane, pipeline = overheads(wall, report, 4, latency)
-            figures[total] = (lane, pipeline)
-            phases = ", ".join(f"{k} {v:.2f}" for k, v in report.timings.items())
-            print(f"| {total} | {wall:.2f} | {lane * 1000:.0f} | {pipeline * 1000:.0f} | "
-                  f"{phases} |", flush=True)
-        small, big = figures[50], figures[args.big]
-        print(f"\nratio {args.big}/50 files: lane {big[0] / small[0]:.2f}x, "
-              f"pipeline {big[1] / small[1]:.2f}x")
+            for k in (1, 4):
+                reset(root)
+                wall, report = await fix(root, k, latency)
+                lane, pipeline = overheads(wall, report, k, latency)
+                figures[total, k] = (lane, pipeline)
+                phases = ", ".join(f"{name} {sec:.2f}" for name, sec in report.timings.items())
+                print(f"| {total} | {k} | {wall:.2f} | {lane * 1000:.0f} | "
+                      f"{pipeline * 1000:.0f} | {phases} |", flush=True)
+        print()
+        for k in (1, 4):
+            small, big = figures[50, k], figures[args.big, k]
+            print(f"ratio {args.big}/50 files at k={k}: lane {big[0] / small[0]:.2f}x, "
+                  f"pipeline {big[1] / small[1]:.2f}x")
 
 
 if __name__ == "__main__":
