@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from stomper_lsp.checkers.environment import ProjectEnvironment
 from stomper_lsp.checkers.model import Issue
 
 
@@ -43,3 +44,27 @@ class LineTexts:
                     text = ""
             lines = self._cache[path] = text.splitlines()
         return lines[index] if 0 <= index < len(lines) else ""
+
+
+class ToolChecker:
+    """What ruff's and mypy's checkers share: where the binary is, and how long it may run."""
+
+    name: str
+
+    def __init__(
+        self,
+        environment: ProjectEnvironment,
+        *,
+        explicit_path: str | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        self._environment = environment
+        self._explicit_path = explicit_path
+        self._timeout = timeout
+        self._binary: str | None = None
+
+    def binary(self) -> str:
+        """Found once, on first use: a missing tool is reported when it is needed."""
+        if self._binary is None:
+            self._binary = self._environment.find_tool(self.name, self._explicit_path)
+        return self._binary

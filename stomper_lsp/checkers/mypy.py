@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from stomper_lsp.checkers.base import LineTexts
+from stomper_lsp.checkers.base import LineTexts, ToolChecker
 from stomper_lsp.checkers.environment import ProjectEnvironment
 from stomper_lsp.checkers.errors import CheckerError, ToolNotFoundError
 from stomper_lsp.checkers.model import Issue, Position, Severity
@@ -39,7 +39,7 @@ _PLAIN_ERROR = re.compile(
 DOCS_URL = "https://mypy.readthedocs.io/en/stable/_refs.html#code-{code}"
 
 
-class MypyChecker:
+class MypyChecker(ToolChecker):
     name = "mypy"
     reads_unsaved_text = False
 
@@ -51,16 +51,8 @@ class MypyChecker:
         timeout: float = 120.0,
         cache_dir: Path | None = None,
     ) -> None:
-        self._environment = environment
-        self._explicit_path = explicit_path
-        self._timeout = timeout
+        super().__init__(environment, explicit_path=explicit_path, timeout=timeout)
         self._cache_dir = cache_dir
-        self._binary: str | None = None
-
-    def binary(self) -> str:
-        if self._binary is None:
-            self._binary = self._environment.find_tool("mypy", self._explicit_path)
-        return self._binary
 
     def _argv(self, paths: Sequence[str], shadows: Mapping[str, str]) -> list[str]:
         binary = self.binary()

@@ -9,8 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from stomper_lsp.checkers.base import LineTexts
-from stomper_lsp.checkers.environment import ProjectEnvironment
+from stomper_lsp.checkers.base import LineTexts, ToolChecker
 from stomper_lsp.checkers.errors import CheckerError, ToolNotFoundError
 from stomper_lsp.checkers.model import Applicability, Fix, FixEdit, Issue, Position, Severity
 from stomper_lsp.process import ProcessResult, run_process
@@ -47,26 +46,9 @@ def _fix(raw: Mapping[str, Any] | None) -> Fix | None:
     return Fix(message=raw.get("message"), applicability=applicability, edits=edits)
 
 
-class RuffChecker:
+class RuffChecker(ToolChecker):
     name = "ruff"
     reads_unsaved_text = True
-
-    def __init__(
-        self,
-        environment: ProjectEnvironment,
-        *,
-        explicit_path: str | None = None,
-        timeout: float = 120.0,
-    ) -> None:
-        self._environment = environment
-        self._explicit_path = explicit_path
-        self._timeout = timeout
-        self._binary: str | None = None
-
-    def binary(self) -> str:
-        if self._binary is None:
-            self._binary = self._environment.find_tool("ruff", self._explicit_path)
-        return self._binary
 
     async def check(
         self,

@@ -6,7 +6,6 @@ Each layer is validated on its own so an error names the file it came from.
 from __future__ import annotations
 
 import difflib
-import os
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -17,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from stomper_lsp.config.model import COMMAND_KEYS, StomperConfig
+from stomper_lsp.user_dirs import user_path
 
 _NESTED_SECTIONS = ("workflow",)
 
@@ -33,11 +33,7 @@ class LoadedConfig:
 
 
 def user_config_path() -> Path:
-    explicit = os.environ.get("STOMPER_CONFIG")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "stomper" / "config.toml"
+    return user_path("config", "config.toml", override="STOMPER_CONFIG")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

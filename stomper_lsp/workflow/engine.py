@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import tempfile
 import time
@@ -24,6 +23,7 @@ from stomper_lsp.project import Project
 from stomper_lsp.sandbox.pool import WorktreePool
 from stomper_lsp.sandbox.snapshot import SandboxError, create_snapshot
 from stomper_lsp.sandbox.sweep import sweep_stale_sandboxes
+from stomper_lsp.user_dirs import user_path
 from stomper_lsp.workflow.context import RunContext
 from stomper_lsp.workflow.errors import FixRunError
 from stomper_lsp.workflow.graph import build_graph
@@ -39,11 +39,7 @@ _KEPT_LOG_RUNS = 20
 
 
 def log_root() -> Path:
-    explicit = os.environ.get("STOMPER_LOG_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "stomper" / "logs"
+    return user_path("cache", "logs", override="STOMPER_LOG_DIR")
 
 
 def _prune_old_logs(root: Path) -> None:
