@@ -11,7 +11,16 @@ import pytest
 from stomper_lsp.workflow.engine import run_fix
 from stomper_lsp.workflow.report import FileStatus, FixReport
 from tests.processes import wait_dead
-from tests.workflow.repos import BROKEN, FIX_BOTH, FIXED, RUFF_ONLY, fake, load, user_state
+from tests.workflow.repos import (
+    BROKEN,
+    FIX_BOTH,
+    FIXED,
+    RUFF_ONLY,
+    fake,
+    git,
+    load,
+    user_state,
+)
 
 
 async def fix_one(root: Path, *agent_args: str, **overrides: Any) -> FixReport:
@@ -225,3 +234,11 @@ async def test_files_written_by_the_test_command_are_not_delivered(make_repo: An
     assert report.files[0].status == FileStatus.FIXED
     assert [c.path for c in report.changes] == ["mod.py"]
     assert report.files[0].changed_paths == ["mod.py"]
+
+
+async def test_repository_without_commits_works(make_repo: Any) -> None:
+    root = make_repo({"mod.py": BROKEN}, commit=False)
+    report = await fix_one(root, *FIX_BOTH)
+    assert [(o.path, o.status) for o in report.files] == [("mod.py", FileStatus.FIXED)]
+    assert report.changes[0].new_text == FIXED
+    assert git(root, "status", "--porcelain").split() == ["??", "mod.py", "??", "pyproject.toml"]
