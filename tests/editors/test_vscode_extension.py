@@ -1,0 +1,136 @@
+"""The VS Code extension compiles from its lockfile, and its package.json matches the
+server: the same command ids, every setting accepted, the same defaults and choices, and
+program-naming settings readable from user settings only."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stomper_lsp.config.model import AGENT_NAMES, TOOL_NAMES, StomperConfig
+from stomper_lsp.server.settings import (
+    ServerOptions,
+    parse_settings,
+    server_options,
+    snake_case,
+)
+from tests.editors.server_facts import (
+    EDITORS,
+    USER_ONLY_KEYS,
+    advertised_commands,
+    server_only_keys,
+    server_setting_keys,
+)
+
+EXTENSION = EDITORS / "vscode"
+CLIENT_COMMANDS = {"stomper.restart", "stomper.showLog"}
+"""Handled by the extension itself (extension.ts registers them)."""
+LAUNCH_SETTINGS = {"path", "interpreter", "logFile", "trace.server"}
+"""How to start the server: read by the extension, never sent to the server."""
+
+
+def manifest() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXTENSION / "package.json").read_text())
+    return data
+
+
+def properties() -> dict[str, dict[str, Any]]:
+    props: dict[str, dict[str, Any]] = manifest()["contributes"]["configuration"]["properties"]
+    assert all(name.startswith("stomper.") for name in props)
+    return {name.removeprefix("stomper."): spec for name, spec in props.items()}
+
+
+def server_properties() -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in properties().items() if k not in LAUNCH_SETTINGS}
+
+
+def accepted_log_levels() -> list[str]:
+    """The choices the server's own error message offers for a bad logLevel."""
+    problems = parse_settings({"logLevel": "no-such-level"}).problems
+    assert len(problems) == 1 and "must be one of " in problems[0], problems
+    return problems[0].split("must be one of ", 1)[1].split(" (got", 1)[0].split(", ")
+
+
+def sample(spec: dict[str, Any]) -> object:
+    """A valid value for a setting whose default is null."""
+    kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+    return ["program", "{file}"] if "array" in kinds else "/usr/bin/program"
+
+
+async def test_commands_are_the_servers() -> None:
+    declared = {c["command"] for c in manifest()["contributes"]["commands"]}
+    advertised = set(await advertised_commands())
+    assert declared - CLIENT_COMMANDS == advertised
+    source = (EXTENSION / "src" / "extension.ts").read_text()
+    for command in CLIENT_COMMANDS:
+        assert f'registerCommand("{command}"' in source, command
+    for menu in manifest()["contributes"]["menus"].values():
+        for entry in menu:
+            assert entry["command"] in declared, entry
+
+
+def test_every_server_setting_is_contributed_and_accepted() -> None:
+    props = server_properties()
+    assert sorted(props) == sorted(server_setting_keys())
+    for key, spec in props.items():
+        value = spec["default"] if spec["default"] is not None else sample(spec)
+        parsed = parse_settings({"stomper": {key: value}})
+        assert parsed.problems == [], (key, parsed.problems)
+        assert parsed.config or parsed.server, f"{key} was accepted but went nowhere"
+
+
+def test_defaults_and_choices_match_the_server() -> None:
+    props = server_properties()
+    config_defaults = StomperConfig().model_dump()
+    for key, spec in props.items():
+        if key in server_only_keys():
+            continue
+        assert spec["default"] == config_defaults[snake_case(key)], key
+    server_defaults = {k: props[k]["default"] for k in server_only_keys()}
+    assert server_options(parse_settings(server_defaults)) == ServerOptions()
+    assert props["agent"]["enum"] == list(AGENT_NAMES)
+    assert len(props["agent"]["enumDescriptions"]) == len(AGENT_NAMES)
+    assert props["tools"]["items"]["enum"] == list(TOOL_NAMES)
+    assert props["logLevel"]["enum"] == accepted_log_levels()
+
+
+def test_program_settings_come_from_user_settings_only() -> None:
+    """`machine` scope: VS Code ignores them in a workspace's .vscode/settings.json."""
+    props = properties()
+    machine = {key for key, spec in props.items() if spec.get("scope") == "machine"}
+    assert machine == USER_ONLY_KEYS | {"path", "interpreter", "logFile"}
+    assert manifest()["capabilities"]["untrustedWorkspaces"]["supported"] is False
+
+
+@pytest.mark.slow
+def test_extension_compiles_from_its_lockfile(tmp_path: Path) -> None:
+    """`npm ci`, `tsc`, then the extension's own unit tests (settings scopes, command
+    arguments, server discovery) under node's test runner."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed (Debian: apt-get install npm)")
+    work = tmp_path / "vscode"
+    shutil.copytree(EXTENSION, work, ignore=shutil.ignore_patterns("node_modules", "out"))
+    assert (work / "package-lock.json").is_file(), "package-lock.json must be committed"
+    steps = ([npm, "ci", "--no-audit", "--no-fund"], [npm, "run", "compile"], [npm, "test"])
+    for argv in steps:
+        proc = subprocess.run(
+            argv, cwd=work, capture_output=True, text=True, timeout=300, check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.returncode == 0, f"{' '.join(argv)}:\n{proc.stdout}\n{proc.stderr}"
+    compiled = work / "out" / "extension.js"
+    assert compiled.is_file()
+    text = compiled.read_text()
+    assert "exports.activate" in text and "exports.deactivate" in text
+    assert manifest()["main"] == "./out/extension.js"
+    node = shutil.which("node")
+    if node is not None:
+        check = subprocess.run([node, "--check", str(compiled)], capture_output=True, text=True,
+                               timeout=60, check=False)
+        assert check.returncode == 0, check.stderr
