@@ -84,6 +84,27 @@ async def run_git(
     return result
 
 
+async def run_git_dir(
+    git_dir: Path,
+    args: Sequence[str],
+    *,
+    stdin_data: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = GIT_TIMEOUT_S,
+    check: bool = True,
+) -> ProcessResult:
+    """`git --git-dir=<git_dir> <args>`: addressed explicitly, never found by discovery, so
+    the command reaches exactly that repository (a bare shadow or a user's common dir)."""
+    return await run_git(
+        git_dir,
+        ["--git-dir", str(git_dir), *args],
+        stdin_data=stdin_data,
+        env=env,
+        timeout=timeout,
+        check=check,
+    )
+
+
 def describe_failure(result: ProcessResult, cwd: Path) -> str:
     command = " ".join(["git", *result.argv[1 + len(_SAFE_CONFIG) :]])
     if result.timed_out:

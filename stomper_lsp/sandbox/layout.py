@@ -2,8 +2,9 @@
 
 Layout: `<base>/<short hash of the repository path>/<run id>/<one folder per slot>`, with
 `<run dir>/owner.json` naming the owning process so a later sweep can tell a live run from
-a crashed one. The base is outside every workspace (editors, file watchers and ruff would
-otherwise index the sandboxes).
+a crashed one, and `<base>/<hash>/shadow.git`, the Stomper-owned repository the worktrees
+belong to (see shadow.py). The base is outside every workspace (editors, file watchers and
+ruff would otherwise index the sandboxes).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from stomper_lsp.sandbox.errors import SandboxError
 SANDBOX_DIR_ENV = "STOMPER_SANDBOX_DIR"
 OWNER_FILE = "owner.json"
 CREATING_SUFFIX = ".creating"
+SHADOW_DIR_NAME = "shadow.git"
 
 
 def default_base_dir() -> Path:
@@ -48,6 +50,10 @@ def repo_sandbox_dir(base: Path, repo_root: Path) -> Path:
     return base / short_hash(repo_root)
 
 
+def shadow_dir_for(base: Path, repo_root: Path) -> Path:
+    return repo_sandbox_dir(base, repo_root) / SHADOW_DIR_NAME
+
+
 def _locks_dir(base: Path) -> Path:
     user = f"-{os.getuid()}" if hasattr(os, "getuid") else ""
     return base / f".locks{user}"
@@ -56,6 +62,12 @@ def _locks_dir(base: Path) -> Path:
 def lock_file_for(base: Path, git_common_dir: Path) -> Path:
     """One lock file per repository, shared by this user's Stomper processes."""
     return _locks_dir(base) / f"{short_hash(git_common_dir)}.lock"
+
+
+def shadow_lock_file(shadow_dir: Path) -> Path:
+    """The lock for a shadow's worktree metadata, found from the shadow alone: every
+    process using the shadow agrees on it whatever sandbox folder its pool uses."""
+    return lock_file_for(shadow_dir.parent.parent, shadow_dir)
 
 
 def ensure_outside_workspace(base: Path, repo_root: Path) -> None:
@@ -120,7 +132,13 @@ def _start_ticks(pid: int) -> int | None:
 
 def create_run_dir(repo_dir: Path, run_id: str, owner: OwnerRecord) -> Path:
     """Create the run folder with its owner file in one rename, so no sweep sees it ownerless."""
-    if not run_id or run_id.startswith(".") or "/" in run_id or os.sep in run_id:
+    if (
+        not run_id
+        or run_id.startswith(".")
+        or "/" in run_id
+        or os.sep in run_id
+        or run_id == SHADOW_DIR_NAME
+    ):
         raise SandboxError(f"Invalid sandbox run id {run_id!r}.")
     run_dir = repo_dir / run_id
     staging = repo_dir / f".{run_id}{CREATING_SUFFIX}"

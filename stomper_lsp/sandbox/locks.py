@@ -1,9 +1,10 @@
 """Serialize `git worktree add/remove/prune` per repository.
 
 Concurrent `worktree add` and `prune` corrupt the worktree metadata (measured: 29 failures
-in 5 trials of 32 concurrent adds). Inside a process an asyncio.Lock per git common dir
-orders our own tasks; a file lock next to the sandboxes orders Stomper processes (the
-language server and a CLI run, or a start-up sweep, working on the same repository).
+in 5 trials of 32 concurrent adds). Inside a process an asyncio.Lock per repository (the
+shadow; for cleaning up after older versions, the user's common dir) orders our own
+tasks; a file lock next to the sandboxes orders Stomper processes (the language server
+and a CLI run, or a start-up sweep, working on the same repository).
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ _LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Path, asyncio.
 )
 
 
-def repository_lock(git_common_dir: Path) -> asyncio.Lock:
+def repository_lock(git_dir: Path) -> asyncio.Lock:
     """The one in-process lock for worktree metadata changes of this repository."""
     per_loop = _LOCKS.setdefault(asyncio.get_running_loop(), {})
-    return per_loop.setdefault(git_common_dir, asyncio.Lock())
+    return per_loop.setdefault(git_dir, asyncio.Lock())
 
 
 async def _acquire_file_lock(lock_file: Path) -> int:
@@ -60,9 +61,9 @@ async def _acquire_file_lock(lock_file: Path) -> int:
 
 
 @contextlib.asynccontextmanager
-async def worktree_admin_lock(git_common_dir: Path, lock_file: Path) -> AsyncIterator[None]:
+async def worktree_admin_lock(git_dir: Path, lock_file: Path) -> AsyncIterator[None]:
     """Hold both locks while git changes this repository's worktree metadata."""
-    async with repository_lock(git_common_dir):
+    async with repository_lock(git_dir):
         fd = await _acquire_file_lock(lock_file)
         try:
             yield

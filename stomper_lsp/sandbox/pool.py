@@ -1,9 +1,11 @@
 """A pool of git worktrees at the snapshot, one per parallel file, reused between files.
 
-Slots are created lazily on first lease, reset between files by restoring only the paths
-the previous file changed (so reuse does not get dearer on a big repository), thrown away
-and recreated when a reset cannot make them clean, and all removed on close, whether the
-run succeeded, failed, timed out or was cancelled.
+The worktrees belong to the shadow repository, never to the user's (see shadow.py), and
+the run pins its snapshot there while the pool is open. Slots are created lazily on first
+lease, reset between files by restoring only the paths the previous file changed (so reuse
+does not get dearer on a big repository), thrown away and recreated when a reset cannot
+make them clean, and all removed on close, whether the run succeeded, failed, timed out or
+was cancelled.
 """
 
 from __future__ import annotations
@@ -32,11 +34,12 @@ from stomper_lsp.sandbox.layout import (
     OwnerRecord,
     create_run_dir,
     ensure_outside_workspace,
-    lock_file_for,
     prepare_repo_dir,
     remove_tree,
     sandbox_base_dir,
+    shadow_lock_file,
 )
+from stomper_lsp.sandbox.shadow_refs import pin_run, unpin_run
 from stomper_lsp.sandbox.snapshot import Snapshot, decode_text, to_repo_path
 from stomper_lsp.sandbox.worktrees import Worktree, add_worktree, remove_worktrees
 
@@ -145,7 +148,7 @@ class WorktreePool:
         self.run_dir: Path | None = None
         self.created_slots = 0
         """Worktrees created so far (a slot thrown away and recreated counts twice)."""
-        self._lock_file = lock_file_for(self.base_dir, snapshot.git_common_dir)
+        self._lock_file = shadow_lock_file(snapshot.shadow_dir)
         self._free: asyncio.LifoQueue[int | None] = asyncio.LifoQueue()
         for slot in reversed(range(size)):
             self._free.put_nowait(slot)
@@ -173,7 +176,8 @@ class WorktreePool:
             _log.warning("sandbox cleanup after a failed run left something behind", exc_info=True)
 
     async def open(self) -> None:
-        """Create this run's folder (with its owner file) outside the workspace."""
+        """Create this run's folder (with its owner file) outside the workspace, then pin
+        the snapshot in the shadow (in that order: see shadow_refs.py)."""
         if self.run_dir is not None:
             return
         ensure_outside_workspace(self.base_dir, self.snapshot.repo_root)
@@ -181,7 +185,13 @@ class WorktreePool:
             prepare_repo_dir, self.base_dir, self.snapshot.repo_root
         )
         owner = OwnerRecord.for_this_process(self.snapshot.repo_root)
-        self.run_dir = await asyncio.to_thread(create_run_dir, repo_dir, self.run_id, owner)
+        run_dir = await asyncio.to_thread(create_run_dir, repo_dir, self.run_id, owner)
+        try:
+            await pin_run(self.snapshot.shadow_dir, self.run_id, self.snapshot.commit)
+        except BaseException:
+            await asyncio.to_thread(remove_tree, run_dir)
+            raise
+        self.run_dir = run_dir
 
     def lease(self) -> AbstractAsyncContextManager[Sandbox]:
         """Wait for a free slot and hold its sandbox; on exit it is reset for the next file."""
@@ -245,11 +255,7 @@ class WorktreePool:
         self._worktree_paths.add(path)  # before git runs: a half-made worktree is ours too
         try:
             worktree = await add_worktree(
-                self.snapshot.repo_root,
-                self.snapshot.git_common_dir,
-                self._lock_file,
-                path,
-                self.snapshot.commit,
+                self.snapshot.shadow_dir, self._lock_file, path, self.snapshot.commit
             )
             sandbox = Sandbox(worktree, slot, self.snapshot)
             sandbox.project_dir.mkdir(parents=True, exist_ok=True)
@@ -283,9 +289,7 @@ class WorktreePool:
 
     async def _remove(self, paths: list[Path]) -> list[Path]:
         try:
-            leftovers = await remove_worktrees(
-                self.snapshot.repo_root, self.snapshot.git_common_dir, self._lock_file, paths
-            )
+            leftovers = await remove_worktrees(self.snapshot.shadow_dir, self._lock_file, paths)
         except SandboxError:
             _log.warning("removing sandboxes %s failed", paths, exc_info=True)
             return paths
@@ -309,6 +313,8 @@ class WorktreePool:
         self._sandboxes.clear()
         leftovers = await self._remove(sorted(self._worktree_paths))
         if self.run_dir is not None:
+            if not await unpin_run(self.snapshot.shadow_dir, self.run_id):
+                _log.warning("could not drop the pin of run %s; the next sweep does", self.run_id)
             await asyncio.to_thread(remove_tree, self.run_dir)
             if self.run_dir.exists():
                 leftovers.append(self.run_dir)
@@ -316,5 +322,5 @@ class WorktreePool:
             raise SandboxError(
                 "Could not remove these sandboxes: "
                 + ", ".join(str(p) for p in leftovers)
-                + ". Stomper's next run sweeps them; `git worktree prune` also drops them."
+                + ". Stomper's next run sweeps them."
             )

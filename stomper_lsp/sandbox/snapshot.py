@@ -1,9 +1,10 @@
 """Freeze what the user sees (working tree plus unsaved buffers) into one commit object.
 
 The snapshot is built in a temporary copy of the user's index, so their HEAD, index,
-branches, refs, stash and files are never touched; the only trace is unreferenced objects
-in the object store, which `git gc` collects. The copy keeps git's stat cache, which is what
-makes `git add -A` fast on a big repository.
+branches, refs, stash and files are never touched, and every object it creates goes into
+Stomper's shadow repository (see shadow.py), so the user's `.git` stays byte-for-byte the
+same. The copy keeps git's stat cache, which is what makes `git add -A` fast on a big
+repository; the shadow's alternates make the user's objects readable without copying.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from stomper_lsp.sandbox.errors import SandboxError
-from stomper_lsp.sandbox.git import STOMPER_IDENTITY, run_git, split_nul
+from stomper_lsp.sandbox.git import STOMPER_IDENTITY, run_git, run_git_dir, split_nul
+from stomper_lsp.sandbox.repository import RepositoryLocation, locate_repository
+from stomper_lsp.sandbox.shadow import objects_env, open_shadow
 
 __all__ = [
     "UNTRACKED_NOISE_DIRS",
@@ -39,11 +42,6 @@ UNTRACKED_NOISE_DIRS = (
 _ADD_TIMEOUT_S = 600.0
 _OVERLAY_HASHERS = 4
 _REGULAR_MODES = frozenset({"100644", "100755"})
-_NOT_A_REPO_ADVICE = (
-    "Stomper fixes files in git worktrees, so the project must be inside a git repository: "
-    "run `git init` in {root} (a first commit is not needed), or use `stomper check` to only "
-    "list the issues."
-)
 
 
 @dataclass(frozen=True)
@@ -51,10 +49,14 @@ class Snapshot:
     repo_root: Path
     """git top level, resolved."""
     git_common_dir: Path
-    """The repository's common .git dir: the key every worktree operation is serialized on."""
+    """The user's common .git dir (read only: Stomper writes nothing there)."""
     project_prefix: str
     """Project root relative to repo_root, POSIX, "" when they are equal."""
     commit: str
+    """The snapshot commit; it exists in the shadow repository only."""
+    shadow_dir: Path
+    """Stomper's shadow repository for repo_root: it holds the commit, the sandboxes'
+    worktree metadata, and is the key every worktree operation is serialized on."""
 
 
 def decode_text(data: bytes) -> str:
@@ -74,42 +76,6 @@ def to_repo_path(project_prefix: str, path: str) -> str:
     return "/".join([project_prefix, *parts]) if project_prefix else "/".join(parts)
 
 
-@dataclass(frozen=True)
-class RepositoryLocation:
-    repo_root: Path
-    git_common_dir: Path
-    index_file: Path
-    project_prefix: str
-
-
-async def locate_repository(project_root: Path) -> RepositoryLocation:
-    """The repository around `project_root`; SandboxError saying what to do if none."""
-    if not project_root.is_dir():
-        raise SandboxError(f"The project folder {project_root} does not exist.")
-    result = await run_git(
-        project_root,
-        [
-            "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir",
-            "--git-path", "index", "--show-prefix",
-        ],
-        check=False,
-    )
-    lines = result.stdout.decode("utf-8", errors="surrogateescape").split("\n")
-    if result.returncode != 0 or result.timed_out or len(lines) < 4:
-        said = result.stderr_text.strip()
-        said = f" (git said: {said})" if said else ""
-        raise SandboxError(
-            f"{project_root} is not inside a git work tree{said}. "
-            + _NOT_A_REPO_ADVICE.format(root=project_root)
-        )
-    return RepositoryLocation(
-        repo_root=Path(lines[0]).resolve(),
-        git_common_dir=Path(lines[1]).resolve(),
-        index_file=Path(lines[2]),
-        project_prefix=lines[3].strip("/"),
-    )
-
-
 async def _head_commit(repo_root: Path) -> str | None:
     """HEAD's commit, or None in a repository without commits (the snapshot has no parent)."""
     result = await run_git(
@@ -118,6 +84,21 @@ async def _head_commit(repo_root: Path) -> str | None:
     if result.returncode != 0:
         return None
     return result.stdout_text.strip() or None
+
+
+async def _head_and_shadow(
+    location: RepositoryLocation, base_dir: Path | None
+) -> tuple[str | None, Path]:
+    """Both at once. Should opening the shadow fail, the HEAD lookup is cancelled and
+    awaited, not left running (a git process orphaned at loop shutdown hangs it)."""
+    head = asyncio.ensure_future(_head_commit(location.repo_root))
+    try:
+        shadow = await open_shadow(location, base_dir)
+    except BaseException:
+        head.cancel()
+        await asyncio.wait([head])
+        raise
+    return await head, shadow
 
 
 async def _stage_working_tree(repo_root: Path, env: Mapping[str, str]) -> None:
@@ -167,12 +148,16 @@ async def _stage_overlays(
 
 
 async def create_snapshot(
-    project_root: Path, overlays: Mapping[str, str] | None = None
+    project_root: Path,
+    overlays: Mapping[str, str] | None = None,
+    *,
+    base_dir: Path | None = None,
 ) -> Snapshot:
     """One commit holding tracked changes, untracked-not-ignored files and `overlays`.
 
     `overlays` maps project-relative POSIX paths to unsaved editor text. HEAD is the parent
-    when it exists; a repository without commits works too.
+    when it exists; a repository without commits works too. The commit and its new objects
+    live in the shadow repository under `base_dir` (default: the sandbox folder).
     """
     location = await locate_repository(Path(project_root).resolve())
     repo_root = location.repo_root
@@ -180,12 +165,13 @@ async def create_snapshot(
         to_repo_path(location.project_prefix, path): text
         for path, text in (overlays or {}).items()
     }
-    head = await _head_commit(repo_root)
+    head, shadow = await _head_and_shadow(location, base_dir)
+    writes_to_shadow = objects_env(shadow)
     with tempfile.TemporaryDirectory(prefix="stomper-snapshot-") as tmp:
         index = Path(tmp) / "index"
         if location.index_file.is_file():
             await asyncio.to_thread(shutil.copyfile, location.index_file, index)
-        env = {"GIT_INDEX_FILE": str(index)}
+        env = {**writes_to_shadow, "GIT_INDEX_FILE": str(index)}
         await _stage_working_tree(repo_root, env)
         if staged_overlays:
             await _stage_overlays(repo_root, env, staged_overlays)
@@ -195,13 +181,14 @@ async def create_snapshot(
     committed = await run_git(
         repo_root,
         ["commit-tree", "--no-gpg-sign", *parents, "-m", message, tree],
-        env=STOMPER_IDENTITY,
+        env={**writes_to_shadow, **STOMPER_IDENTITY},
     )
     return Snapshot(
         repo_root=repo_root,
         git_common_dir=location.git_common_dir,
         project_prefix=location.project_prefix,
         commit=committed.stdout_text.strip(),
+        shadow_dir=shadow,
     )
 
 
@@ -219,14 +206,19 @@ async def read_snapshot_files(
     texts: dict[str, str | None] = dict.fromkeys(wanted)
     if not wanted:
         return texts
-    root = snapshot.repo_root
     with tempfile.TemporaryDirectory(prefix="stomper-snapshot-read-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        await run_git(root, ["read-tree", snapshot.commit], env=env)
+        # The shadow is bare: a scratch work tree lets checkout-index run at all.
+        worktree = ["--work-tree", tmp]
+        shadow = snapshot.shadow_dir
+        await run_git_dir(shadow, [*worktree, "read-tree", snapshot.commit], env=env)
         requested = set(wanted.values())
-        listing = await run_git(
-            root,
-            ["--literal-pathspecs", "ls-files", "--stage", "-z", "--", *sorted(requested)],
+        listing = await run_git_dir(
+            shadow,
+            [
+                *worktree, "--literal-pathspecs", "ls-files", "--stage", "-z", "--",
+                *sorted(requested),
+            ],
             env=env,
         )
         present: set[str] = set()
@@ -238,9 +230,9 @@ async def read_snapshot_files(
             return texts
         out = Path(tmp) / "files"
         stdin = b"".join(p.encode("utf-8", errors="surrogateescape") + b"\0" for p in present)
-        await run_git(
-            root,
-            ["checkout-index", f"--prefix={out}/", "-z", "--stdin"],
+        await run_git_dir(
+            shadow,
+            [*worktree, "checkout-index", f"--prefix={out}/", "-z", "--stdin"],
             stdin_data=stdin,
             env=env,
         )

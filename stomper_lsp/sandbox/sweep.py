@@ -1,8 +1,8 @@
 """Start-up cleanup of what crashed runs left behind.
 
 A run killed with SIGKILL (or a machine that lost power) cannot clean up: its run folder,
-its worktrees and their metadata in `.git/worktrees` stay. The owner file tells dead runs
-from live ones (another editor window or CLI run may be working right now).
+its worktrees, their metadata in the shadow's `worktrees/` and its pin stay. The owner file
+tells dead runs from live ones (another editor window or CLI run may be working right now).
 """
 
 from __future__ import annotations
@@ -10,22 +10,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import time
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import TypeVar
 
+from stomper_lsp.sandbox.errors import SandboxError
 from stomper_lsp.sandbox.layout import (
     CREATING_SUFFIX,
+    SHADOW_DIR_NAME,
     lock_file_for,
     owner_alive,
     read_owner,
     remove_tree,
     repo_sandbox_dir,
     sandbox_base_dir,
+    shadow_lock_file,
 )
-from stomper_lsp.sandbox.snapshot import locate_repository
+from stomper_lsp.sandbox.repository import locate_repository
+from stomper_lsp.sandbox.shadow import is_shadow
+from stomper_lsp.sandbox.shadow_refs import (
+    STOMPER_REFS,
+    delete_refs,
+    list_refs,
+    prune_objects,
+    run_ref,
+)
 from stomper_lsp.sandbox.worktrees import registered_worktrees, remove_worktrees
 
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+_REPO_HASH = re.compile(r"[0-9a-f]{16}")
 # A run folder is born by renaming a staging folder; one older than this was abandoned.
 _STAGING_GRACE_S = 60.0
 
@@ -39,7 +55,7 @@ def _stale_runs(repo_dir: Path) -> tuple[list[Path], set[Path]]:
     except FileNotFoundError:
         return stale, live
     for child in children:
-        if not child.is_dir() or child.is_symlink():
+        if not child.is_dir() or child.is_symlink() or child.name == SHADOW_DIR_NAME:
             continue
         if child.name.startswith("."):
             abandoned = child.name.endswith(CREATING_SUFFIX) and (
@@ -57,36 +73,119 @@ def _stale_runs(repo_dir: Path) -> tuple[list[Path], set[Path]]:
 
 
 async def sweep_stale_sandboxes(repo_root: Path, *, base_dir: Path | None = None) -> list[Path]:
-    """Remove sandboxes of dead runs of this repository and their git metadata.
+    """Remove sandboxes of dead runs of this repository, their git metadata and pins.
+
+    Also removes what Stomper versions before the shadow repository left in the user's
+    own repository: worktrees registered in its `.git/worktrees` that are sandboxes of a
+    dead run. When no run of this repository is alive, the shadow is tidied too (every
+    ref agents left, and old unreferenced objects once there are many).
 
     Best effort once the repository is found (SandboxError only when `repo_root` is not in
     a git work tree): a sweep that cannot remove something logs it and lets the run go on.
 
     Returns the removed run folders, plus worktrees whose run folder had already vanished
-    (a temp folder wiped at reboot) but which git still listed.
+    (a temp cleaner took it) but which git still listed.
     """
     location = await locate_repository(Path(repo_root).resolve())
     base = sandbox_base_dir(base_dir)
-    repo_dir = os.path.realpath(repo_sandbox_dir(base, location.repo_root))
-    stale, live = await asyncio.to_thread(_stale_runs, Path(repo_dir))
-    stale_real = {Path(os.path.realpath(p)) for p in stale}
-    live_real = {Path(os.path.realpath(p)) for p in live}
-    doomed: list[Path] = []
-    orphans: list[Path] = []
-    for worktree in await registered_worktrees(location.repo_root):
-        if worktree.parent.parent != Path(repo_dir) or worktree.parent in live_real:
-            continue
-        doomed.append(worktree)
-        if worktree.parent not in stale_real:
-            orphans.append(worktree)
-    lock_file = lock_file_for(base, location.git_common_dir)
-    leftovers = await remove_worktrees(
-        location.repo_root, location.git_common_dir, lock_file, doomed
+    repo_dir = Path(os.path.realpath(repo_sandbox_dir(base, location.repo_root)))
+    shadow = repo_dir / SHADOW_DIR_NAME
+    # Refs and worktrees are listed before the run folders: a pool creates its folder
+    # before its pin and worktrees, so whatever is listed here belongs to a folder that
+    # already exists below, and a run starting meanwhile is never taken for a dead one.
+    (refs, shadow_worktrees), user_worktrees = await asyncio.gather(
+        _best_effort(_shadow_listings(shadow), ([], [])),
+        _best_effort(registered_worktrees(location.git_common_dir), []),
     )
+    stale, live = await asyncio.to_thread(_stale_runs, repo_dir)
+    doomed = [
+        worktree
+        for worktree in shadow_worktrees[1:]  # [0]: the bare repository itself
+        if worktree.parent.parent == repo_dir and worktree.parent not in live
+    ]
+    base_real = Path(os.path.realpath(base))
+    legacy = await asyncio.to_thread(
+        _legacy_sandboxes, user_worktrees[1:], location.repo_root, base_real
+    )
+    cleanups = []
+    if shadow_worktrees:  # it lists at least the shadow itself, if there is one
+        cleanups.append(_best_effort(_tidy_shadow(shadow, refs, doomed, live), None))
+    if legacy:
+        git_dir = location.git_common_dir
+        lock = lock_file_for(base, git_dir)  # the lock those versions took
+        cleanups.append(_best_effort(_remove(git_dir, lock, legacy), None))
+    await asyncio.gather(*cleanups)
+    legacy_runs = {worktree.parent for worktree in legacy}
+    runs = [run for run in {*stale, *legacy_runs} if run.is_dir()]
+    await asyncio.gather(*(asyncio.to_thread(remove_tree, run) for run in runs))
+    orphans = [worktree for worktree in doomed + legacy if worktree.parent not in runs]
+    return sorted({*runs, *orphans})
+
+
+async def _best_effort(work: Awaitable[_T], fallback: _T) -> _T:
+    """`work`'s result, or `fallback` when git or the file system refused."""
+    try:
+        return await work
+    except (SandboxError, OSError):
+        _log.warning("sweeping stale sandboxes failed", exc_info=True)
+        return fallback
+
+
+async def _shadow_listings(shadow: Path) -> tuple[list[str], list[Path]]:
+    """(refs, registered worktrees) of the shadow; nothing when there is no shadow yet."""
+    if not await asyncio.to_thread(is_shadow, shadow):
+        return [], []
+    refs, worktrees = await asyncio.gather(list_refs(shadow), registered_worktrees(shadow))
+    return refs, worktrees
+
+
+async def _tidy_shadow(
+    shadow: Path, refs: list[str], doomed: list[Path], live: set[Path]
+) -> None:
+    """Remove dead runs' worktrees and pins; with no live run, everything agents left."""
+    await _remove(shadow, shadow_lock_file(shadow), doomed)
+    if live:
+        pins = {run_ref(run.name) for run in live}
+        dead_refs = [ref for ref in refs if ref.startswith(STOMPER_REFS) and ref not in pins]
+    else:
+        dead_refs = refs  # nobody uses the shadow: agents' branches, tags and stash go too
+    if not await delete_refs(shadow, dead_refs):
+        _log.warning("could not delete stale refs %s in %s", ", ".join(dead_refs), shadow)
+    if not live and not await prune_objects(shadow):
+        _log.warning("could not prune old objects in %s", shadow)
+
+
+def _is_legacy_sandbox(worktree: Path, base: Path) -> bool:
+    """`<base>/<repo hash>/<run>/<run>-slot<n>`: only that shape is ours to remove."""
+    run_dir = worktree.parent
+    return (
+        run_dir.parent.parent == base
+        and _REPO_HASH.fullmatch(run_dir.parent.name) is not None
+        and worktree.name.startswith(f"{run_dir.name}-slot")
+    )
+
+
+def _run_alive(run_dir: Path) -> bool:
+    owner = read_owner(run_dir)
+    return owner is not None and owner_alive(owner)
+
+
+def _legacy_sandboxes(registered: list[Path], repo_root: Path, base: Path) -> list[Path]:
+    """Sandboxes of dead runs that older Stomper versions registered in the user's repo."""
+    return [
+        worktree
+        for worktree in registered
+        if worktree != repo_root
+        and _is_legacy_sandbox(worktree, base)
+        and not _run_alive(worktree.parent)
+    ]
+
+
+async def _remove(git_dir: Path, lock_file: Path, worktrees: list[Path]) -> None:
+    leftovers = await remove_worktrees(git_dir, lock_file, worktrees)
     if leftovers:  # best effort: a sweep must never stop the run that started it
         _log.warning(
-            "could not unregister stale sandboxes %s; `git worktree prune` drops them",
+            "could not unregister stale sandboxes %s from %s",
             ", ".join(str(p) for p in leftovers),
+            git_dir,
         )
-    await asyncio.gather(*(asyncio.to_thread(remove_tree, run) for run in stale))
-    return sorted(stale + orphans)

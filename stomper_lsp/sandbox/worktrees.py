@@ -1,8 +1,11 @@
 """Creating, addressing and removing the git worktrees that back sandboxes.
 
-Only the metadata changes (`worktree add --no-checkout`, `worktree remove`, `prune`) run
-under the repository lock; filling and deleting the files happens outside it, so slots of
-a big repository are populated in parallel.
+Sandboxes are worktrees of the shadow repository (see shadow.py); the same functions also
+remove what older Stomper versions registered in the user's own repository. Every command
+names its repository with `--git-dir`. Only the metadata changes (`worktree add
+--no-checkout`, `worktree remove`, `prune`) run under the repository lock; filling and
+deleting the files happens outside it, so slots of a big repository are populated in
+parallel.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 from stomper_lsp.process import ProcessResult
 from stomper_lsp.sandbox.errors import SandboxError
-from stomper_lsp.sandbox.git import run_git, split_nul
+from stomper_lsp.sandbox.git import run_git, run_git_dir, split_nul
 from stomper_lsp.sandbox.layout import remove_tree
 from stomper_lsp.sandbox.locks import worktree_admin_lock
 
@@ -26,7 +29,7 @@ _CHECKOUT_TIMEOUT_S = 600.0
 class Worktree:
     path: Path
     admin_dir: Path
-    """`<common dir>/worktrees/<name>`: this worktree's HEAD, index and bookkeeping."""
+    """`<shadow>/worktrees/<name>`: this worktree's HEAD, index and bookkeeping."""
 
     async def git(
         self, args: Sequence[str], *, stdin_data: bytes | None = None, timeout: float = 120.0
@@ -59,13 +62,11 @@ def read_gitdir_file(worktree: Path) -> Path | None:
     return target if target.is_absolute() else (worktree / target).resolve()
 
 
-async def add_worktree(
-    repo_root: Path, git_common_dir: Path, lock_file: Path, path: Path, commit: str
-) -> Worktree:
-    """A detached worktree of `commit` at `path` (which must not exist yet)."""
-    async with worktree_admin_lock(git_common_dir, lock_file):
-        await run_git(
-            repo_root, ["worktree", "add", "--detach", "--no-checkout", str(path), commit]
+async def add_worktree(git_dir: Path, lock_file: Path, path: Path, commit: str) -> Worktree:
+    """A detached worktree of `git_dir`'s `commit` at `path` (which must not exist yet)."""
+    async with worktree_admin_lock(git_dir, lock_file):
+        await run_git_dir(
+            git_dir, ["worktree", "add", "--detach", "--no-checkout", str(path), commit]
         )
     admin_dir = read_gitdir_file(path)
     if admin_dir is None:
@@ -75,9 +76,10 @@ async def add_worktree(
     return worktree
 
 
-async def registered_worktrees(repo_root: Path) -> list[Path]:
-    """Every worktree the repository knows about (real paths), including missing ones."""
-    result = await run_git(repo_root, ["worktree", "list", "--porcelain", "-z"])
+async def registered_worktrees(git_dir: Path) -> list[Path]:
+    """Every worktree the repository knows about (real paths), including missing ones;
+    the first is the main worktree (for a bare repository, the repository itself)."""
+    result = await run_git_dir(git_dir, ["worktree", "list", "--porcelain", "-z"])
     return [
         Path(os.path.realpath(line.removeprefix("worktree ")))
         for line in split_nul(result.stdout)
@@ -86,27 +88,27 @@ async def registered_worktrees(repo_root: Path) -> list[Path]:
 
 
 async def remove_worktrees(
-    repo_root: Path, git_common_dir: Path, lock_file: Path, paths: Sequence[Path]
+    git_dir: Path, lock_file: Path, paths: Sequence[Path]
 ) -> list[Path]:
     """Delete the folders, then unregister them; returns those git still lists afterwards.
 
     `worktree remove` of an already deleted folder only drops its metadata, which also
     works for worktrees with submodules or a `.git` file an agent broke. `prune` runs only
     as the fallback: it would also drop the metadata of the user's own worktrees that sit
-    on an unmounted drive.
+    on an unmounted drive (in a user's repository; the shadow holds only sandboxes).
     """
     if not paths:
         return []
     await asyncio.gather(*(asyncio.to_thread(remove_tree, p) for p in paths))
-    async with worktree_admin_lock(git_common_dir, lock_file):
+    async with worktree_admin_lock(git_dir, lock_file):
         for path in paths:
-            await run_git(
-                repo_root, ["worktree", "remove", "--force", "--force", str(path)], check=False
+            await run_git_dir(
+                git_dir, ["worktree", "remove", "--force", "--force", str(path)], check=False
             )
     wanted = {Path(os.path.realpath(p)) for p in paths}
-    leftovers = [p for p in await registered_worktrees(repo_root) if p in wanted]
+    leftovers = [p for p in await registered_worktrees(git_dir) if p in wanted]
     if leftovers:
-        async with worktree_admin_lock(git_common_dir, lock_file):
-            await run_git(repo_root, ["worktree", "prune"], check=False)
-        leftovers = [p for p in await registered_worktrees(repo_root) if p in wanted]
+        async with worktree_admin_lock(git_dir, lock_file):
+            await run_git_dir(git_dir, ["worktree", "prune"], check=False)
+        leftovers = [p for p in await registered_worktrees(git_dir) if p in wanted]
     return leftovers

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stomper_lsp.sandbox.layout import SANDBOX_DIR_ENV
+from stomper_lsp.sandbox.layout import SANDBOX_DIR_ENV, shadow_dir_for
 
 AUTHOR = ["-c", "user.name=Test User", "-c", "user.email=test@example.com"]
 
@@ -67,6 +67,19 @@ class Repo:
         entries = listing.split("\0")
         return [e.removeprefix("worktree ") for e in entries if e.startswith("worktree ")]
 
+    def git_dir_files(self) -> dict[str, str]:
+        """Hash of every file under `.git`: objects, refs, index, config, logs, worktrees."""
+        git_dir = self.root / ".git"
+        return {
+            path.relative_to(git_dir).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(git_dir.rglob("*"))
+            if path.is_file()
+        }
+
+    def shadow(self, base: Path) -> Path:
+        """Where Stomper keeps this repository's shadow repository."""
+        return shadow_dir_for(base.resolve(), self.root.resolve())
+
     def state(self) -> dict[str, object]:
         """Everything of the user's that Stomper must leave byte-identical."""
         files: dict[str, str] = {}
@@ -90,6 +103,7 @@ class Repo:
             "stash": self.look("stash", "list"),
             "worktrees": self.worktrees(),
             "files": files,
+            "git dir files": self.git_dir_files(),
         }
 
 
@@ -120,3 +134,17 @@ def new_repo(tmp_path: Path) -> Iterator[RepoFactory]:
 @pytest.fixture
 def sandbox_dir(tmp_path: Path) -> Path:
     return tmp_path / "sand boxes ü"
+
+
+def shadow_git(shadow: Path, *args: str) -> str:
+    return git(shadow, "--git-dir", str(shadow), *args)
+
+
+def shadow_worktrees(shadow: Path) -> list[str]:
+    """The shadow's linked worktrees (its first entry, the bare repository, left out)."""
+    listing = shadow_git(shadow, "worktree", "list", "--porcelain", "-z").split("\0")
+    return [e.removeprefix("worktree ") for e in listing if e.startswith("worktree ")][1:]
+
+
+def stomper_refs(shadow: Path) -> list[str]:
+    return shadow_git(shadow, "for-each-ref", "--format=%(refname)", "refs/stomper/").split()

@@ -35,22 +35,23 @@ async def test_worktree_metadata_changes_never_overlap(
     active = 0
     peak = 0
     admin_commands: list[str] = []
-    real_run_git = worktrees_module.run_git
+    real_run_git_dir = worktrees_module.run_git_dir
 
-    async def spying(cwd: Path, args: Sequence[str], **kwargs: Any) -> ProcessResult:
+    async def spying(git_dir: Path, args: Sequence[str], **kwargs: Any) -> ProcessResult:
         nonlocal active, peak
         is_admin = args[:1] == ["worktree"] and args[1] in ("add", "remove", "prune")
         if not is_admin:
-            return await real_run_git(cwd, args, **kwargs)
+            return await real_run_git_dir(git_dir, args, **kwargs)
+        assert git_dir == snapshot.shadow_dir  # never the user's repository
         admin_commands.append(args[1])
         active += 1
         peak = max(peak, active)
         try:
-            return await real_run_git(cwd, args, **kwargs)
+            return await real_run_git_dir(git_dir, args, **kwargs)
         finally:
             active -= 1
 
-    monkeypatch.setattr(worktrees_module, "run_git", spying)
+    monkeypatch.setattr(worktrees_module, "run_git_dir", spying)
     pools = [WorktreePool(snapshot, 4) for _ in range(2)]  # two runs on one repository
 
     async def use(pool: WorktreePool) -> None:

@@ -14,7 +14,13 @@ from stomper_lsp.sandbox import pool as pool_module
 from stomper_lsp.sandbox.errors import SandboxError
 from stomper_lsp.sandbox.pool import Sandbox, WorktreePool
 from stomper_lsp.sandbox.snapshot import Snapshot, create_snapshot
-from tests.sandbox.conftest import Repo, RepoFactory
+from tests.sandbox.conftest import (
+    Repo,
+    RepoFactory,
+    shadow_git,
+    shadow_worktrees,
+    stomper_refs,
+)
 
 FILES = {
     ".gitignore": ".ruff_cache/\n*.log\n",
@@ -32,7 +38,11 @@ def assert_no_sandbox_left(repo: Repo, pool: WorktreePool) -> None:
     assert pool.run_dir is not None
     assert not pool.run_dir.exists()
     assert repo.worktrees() == [str(repo.root)]
-    assert not list((repo.root / ".git" / "worktrees").glob("*"))
+    assert not (repo.root / ".git" / "worktrees").exists()
+    shadow = pool.snapshot.shadow_dir
+    assert shadow_worktrees(shadow) == []
+    assert not list((shadow / "worktrees").glob("*"))
+    assert stomper_refs(shadow) == []  # the run's pin is gone
 
 
 async def test_a_lease_is_a_worktree_of_the_snapshot_outside_the_workspace(
@@ -60,7 +70,8 @@ async def test_a_lease_is_a_worktree_of_the_snapshot_outside_the_workspace(
             assert (await sandbox.changes()).changed == []
             assert await sandbox.read_text("main ü.py") == "x = 2  # unsaved\n"
             assert await sandbox.read_text("missing.py") is None
-        assert repo.worktrees() == [str(repo.root), str(sandbox.path)]
+        assert shadow_worktrees(snapshot.shadow_dir) == [str(sandbox.path)]
+        assert repo.worktrees() == [str(repo.root)]  # nothing registered in the user's repo
     assert_no_sandbox_left(repo, pool)
 
 
@@ -338,13 +349,12 @@ async def test_eight_slots_created_concurrently_keep_git_metadata_sound(
         await asyncio.wait_for(asyncio.gather(*(hold() for _ in range(8))), 60)
         assert len(set(paths)) == 8
         assert pool.created_slots == 8
-        assert sorted(repo.worktrees()[1:]) == sorted(str(p) for p in paths)
-        assert len(list((repo.root / ".git" / "worktrees").iterdir())) == 8
-        check = subprocess.run(
-            ["git", "worktree", "prune", "--dry-run", "--verbose"], cwd=repo.root,
-            capture_output=True, text=True, check=True,
-        )
-        assert check.stdout + check.stderr == ""  # nothing stale or broken
+        shadow = snapshot.shadow_dir
+        assert sorted(shadow_worktrees(shadow)) == sorted(str(p) for p in paths)
+        assert len(list((shadow / "worktrees").iterdir())) == 8
+        check = shadow_git(shadow, "worktree", "prune", "--dry-run", "--verbose")
+        assert check == ""  # nothing stale or broken
+        assert repo.worktrees() == [str(repo.root)]
     assert_no_sandbox_left(repo, pool)
 
 

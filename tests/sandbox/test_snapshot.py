@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,17 +13,16 @@ from stomper_lsp.sandbox import git as sandbox_git
 from stomper_lsp.sandbox.pool import WorktreePool
 from stomper_lsp.sandbox.snapshot import (
     SandboxError,
+    Snapshot,
     create_snapshot,
     read_snapshot_files,
 )
-from tests.sandbox.conftest import RepoFactory
+from tests.sandbox.conftest import RepoFactory, shadow_git
 
 
-def tree_of(repo_root: Path, commit: str) -> dict[str, str]:
-    """path -> mode of every entry in `commit`."""
-    listing = subprocess.run(
-        ["git", "ls-tree", "-r", "-z", commit], cwd=repo_root, capture_output=True, check=True
-    ).stdout.decode()
+def tree_of(snapshot: Snapshot) -> dict[str, str]:
+    """path -> mode of every entry in the snapshot commit (which lives in the shadow)."""
+    listing = shadow_git(snapshot.shadow_dir, "ls-tree", "-r", "-z", snapshot.commit)
     entries = {}
     for entry in filter(None, listing.split("\0")):
         meta, path = entry.split("\t", 1)
@@ -32,11 +30,8 @@ def tree_of(repo_root: Path, commit: str) -> dict[str, str]:
     return entries
 
 
-def blob(repo_root: Path, commit: str, path: str) -> str:
-    return subprocess.run(
-        ["git", "cat-file", "blob", f"{commit}:{path}"], cwd=repo_root, capture_output=True,
-        check=True,
-    ).stdout.decode()
+def blob(snapshot: Snapshot, path: str) -> str:
+    return shadow_git(snapshot.shadow_dir, "cat-file", "blob", f"{snapshot.commit}:{path}")
 
 
 async def test_snapshot_holds_staged_unstaged_untracked_and_overlays_but_not_ignored(
@@ -64,16 +59,17 @@ async def test_snapshot_holds_staged_unstaged_untracked_and_overlays_but_not_ign
 
     snapshot = await create_snapshot(repo.root, {"buffer ü.py": "d = 2  # unsaved\n"})
 
-    tree = tree_of(repo.root, snapshot.commit)
+    tree = tree_of(snapshot)
     assert sorted(tree) == [".gitignore", "buffer ü.py", "new dir/untracked ü.py",
                             "staged.py", "unstaged.py"]
-    assert blob(repo.root, snapshot.commit, "staged.py") == "a = 3  # staged, then edited again\n"
-    assert blob(repo.root, snapshot.commit, "unstaged.py") == "b = 2  # unstaged\n"
-    assert blob(repo.root, snapshot.commit, "buffer ü.py") == "d = 2  # unsaved\n"
-    assert blob(repo.root, snapshot.commit, "new dir/untracked ü.py") == "e = 1\n"
-    parents = repo.git("rev-list", "--parents", "-n", "1", snapshot.commit).split()
+    assert blob(snapshot, "staged.py") == "a = 3  # staged, then edited again\n"
+    assert blob(snapshot, "unstaged.py") == "b = 2  # unstaged\n"
+    assert blob(snapshot, "buffer ü.py") == "d = 2  # unsaved\n"
+    assert blob(snapshot, "new dir/untracked ü.py") == "e = 1\n"
+    shadow = snapshot.shadow_dir
+    parents = shadow_git(shadow, "rev-list", "--parents", "-n", "1", snapshot.commit).split()
     assert parents == [snapshot.commit, head]
-    assert repo.git("log", "-1", "--format=%an <%ae>", snapshot.commit).strip() == (
+    assert shadow_git(shadow, "log", "-1", "--format=%an <%ae>", snapshot.commit).strip() == (
         "Stomper <stomper@localhost>"
     )
     assert snapshot.repo_root == repo.root.resolve()
@@ -112,10 +108,10 @@ async def test_snapshot_of_a_repository_without_commits_has_no_parent(
 
     snapshot = await create_snapshot(repo.root, {"second.py": "y = 1\n"})
 
-    assert repo.git("rev-list", "--parents", "-n", "1", snapshot.commit).split() == [
-        snapshot.commit
-    ]
-    assert sorted(tree_of(repo.root, snapshot.commit)) == ["first.py", "second.py"]
+    assert shadow_git(
+        snapshot.shadow_dir, "rev-list", "--parents", "-n", "1", snapshot.commit
+    ).split() == [snapshot.commit]
+    assert sorted(tree_of(snapshot)) == ["first.py", "second.py"]
     assert repo.state() == before
 
 
@@ -144,7 +140,7 @@ async def test_project_in_a_subfolder_uses_project_relative_paths(
     assert snapshot.repo_root == repo.root.resolve()
     texts = await read_snapshot_files(snapshot, ["mod.py", "sub/new.py", "top.py"])
     assert texts == {"mod.py": "m = 2\n", "sub/new.py": "n = 1\n", "top.py": None}
-    assert "top.py" in tree_of(repo.root, snapshot.commit)  # the whole repository is kept
+    assert "top.py" in tree_of(snapshot)  # the whole repository is kept
 
 
 async def test_overlays_keep_the_file_mode_and_cannot_escape(new_repo: RepoFactory) -> None:
@@ -154,7 +150,7 @@ async def test_overlays_keep_the_file_mode_and_cannot_escape(new_repo: RepoFacto
 
     snapshot = await create_snapshot(repo.root, {"tool.py": "#!/usr/bin/env python\nx=1\n"})
 
-    assert tree_of(repo.root, snapshot.commit)["tool.py"] == "100755"
+    assert tree_of(snapshot)["tool.py"] == "100755"
     for bad in ("../outside.py", "/etc/passwd", ".git/config", ""):
         with pytest.raises(SandboxError):
             await create_snapshot(repo.root, {bad: "x"})
