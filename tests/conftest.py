@@ -51,7 +51,7 @@ def sandbox_base(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 
 
 @pytest.fixture
-def make_repo(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+def make_repo(tmp_path: Path, sandbox_base: Path) -> Iterator[Callable[..., Path]]:
     made: list[Path] = []
 
     def make(files: dict[str, str], name: str = "repo", commit: bool = True) -> Path:
@@ -69,5 +69,8 @@ def make_repo(tmp_path: Path) -> Iterator[Callable[..., Path]]:
         return root
 
     yield make
-    for root in made:  # every run leaves no worktree behind, whatever happened
+    for root in made:  # no run ever registers a worktree in the user's repository
         assert len(worktrees(root)) == 1, worktrees(root)
+    for shadow in sandbox_base.glob("*/shadow.git"):  # and every run removed its sandboxes
+        listing = git(shadow, "worktree", "list", "--porcelain").splitlines()
+        assert [line for line in listing if line.startswith("worktree ")][1:] == [], listing
