@@ -129,11 +129,31 @@ class CheckService:
     def __init__(self, server: StomperServer) -> None:
         self._server = server
         self._docs: dict[str, DocumentChecks] = {}
+        self._opening: dict[str, asyncio.Future[DocumentChecks | None]] = {}
         self._mypy: dict[Path, MypyQueue] = {}
         self._mypy_guards: dict[Path, MypyCacheGuard] = {}
 
     # ----- document events --------------------------------------------------------------
     async def opened(self, uri: str) -> DocumentChecks | None:
+        """Start tracking an opened buffer; safe to call again while (or after) it opens.
+
+        A pull for a buffer can overtake the didOpen handler (both wait for settings), so
+        `pull` opens it too: both then share one in-flight task instead of racing.
+        """
+        doc = self._docs.get(uri)
+        if doc is not None and uri not in self._opening:
+            return doc  # a pull opened it first; didOpen has nothing left to do
+        pending = self._opening.get(uri)
+        if pending is None:
+            pending = self._opening[uri] = asyncio.ensure_future(self._open(uri))
+            pending.add_done_callback(lambda task: self._forget_opening(uri, task))
+        return await asyncio.shield(pending)
+
+    def _forget_opening(self, uri: str, task: asyncio.Future[DocumentChecks | None]) -> None:
+        if self._opening.get(uri) is task:
+            del self._opening[uri]
+
+    async def _open(self, uri: str) -> DocumentChecks | None:
         doc = await self._track(uri)
         if doc is not None:
             self._start_ruff(doc)
@@ -190,6 +210,8 @@ class CheckService:
         self, uri: str, previous_result_id: str | None
     ) -> types.DocumentDiagnosticReport:
         doc = self._docs.get(uri)
+        if doc is None and open_document(self._server.workspace, uri) is not None:
+            doc = await self.opened(uri)  # the pull overtook didOpen's handler
         if doc is None:
             return types.RelatedFullDocumentDiagnosticReport(items=[])
         await self.fresh_ruff(doc)

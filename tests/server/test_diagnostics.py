@@ -132,3 +132,19 @@ async def test_form_feeds_do_not_shift_lines(editor: Editor, tmp_path: Path) -> 
     doc = editor.open(root / "app.py")
     (unused,) = await eventually_visible(editor.client, doc, lambda d: "F401" in codes(d))
     assert unused.range.start == types.Position(line=1, character=7)
+
+
+async def test_a_pull_right_after_open_is_answered_with_the_diagnostics(
+    editor: Editor, tmp_path: Path
+) -> None:
+    """Neovim 0.10+ pulls at once after didOpen and cannot be asked to refresh: the first
+    answer must already hold ruff's findings, not an empty report."""
+    client = editor.client
+    root = write_project(tmp_path / "proj", {"app.py": "import os\n"})
+    await start(editor, root, "visual-studio-code", settings=RUFF_ONLY)
+    doc = editor.open(root / "app.py")
+    report = await client.text_document_diagnostic_async(
+        types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(doc))
+    )
+    assert isinstance(report, types.RelatedFullDocumentDiagnosticReport), report
+    assert codes(list(report.items)) == {"F401"}
