@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.workspace import PositionCodec
 
 from stomper_lsp.delivery.three_way import merge_texts
@@ -51,6 +52,10 @@ class _Target:
     current: str
     new: str
     merged: bool
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _read(path: Path) -> str | None:
@@ -137,12 +142,16 @@ class Deliverer:
             edits = await asyncio.to_thread(_edits_for, targets, codec)
             if self._stale(targets):
                 continue  # the user typed meanwhile: start over from the new text
-            files = f"{len(targets)} file{'s' if len(targets) != 1 else ''}"
-            label = f"Stomper: fix {issues} issue{'s' if issues != 1 else ''} in {files}"
+            label = f"Stomper: fix {plural(issues, 'issue')} in {plural(len(targets), 'file')}"
             edit = workspace_edit(edits, document_changes=self._server.features.document_changes)
-            result = await self._server.workspace_apply_edit_async(
-                types.ApplyWorkspaceEditParams(edit=edit, label=label)
-            )
+            try:
+                result = await self._server.workspace_apply_edit_async(
+                    types.ApplyWorkspaceEditParams(edit=edit, label=label)
+                )
+            except JsonRpcException as exc:
+                # Eglot answers a declined or out-of-date edit with an error, not with
+                # `applied: false`: the same outcome, said differently.
+                result = types.ApplyWorkspaceEditResult(applied=False, failure_reason=str(exc))
             if result.applied:
                 outcome.applied = [t.path for t in targets]
                 outcome.merged = [t.path for t in targets if t.merged]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from stomper_lsp.server.delivery import Deliverer, Delivery
+from stomper_lsp.server.delivery import Deliverer, Delivery, plural
 from stomper_lsp.server.projects import ProjectHandle, uri_to_path
 from stomper_lsp.server.run_progress import RunProgress
 from stomper_lsp.workflow.report import FileStatus, FixReport
@@ -34,10 +34,6 @@ class _Run:
     """Past the point of no return: the edit is on its way, cancel no longer applies."""
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def summary(report: FixReport, delivery: Delivery) -> str:
     """One line for `window/showMessage`: what happened to every file."""
     if not report.files and not report.errors:
@@ -48,7 +44,7 @@ def summary(report: FixReport, delivery: Delivery) -> str:
     failed = report.by_status(FileStatus.FAILED)
     conflicts = len(report.by_status(FileStatus.CONFLICT)) + len(delivery.conflicts)
     issues = sum(f.issues_fixed for f in [*fixed, *partial])
-    parts = [f"{_plural(len(fixed), 'file')} fixed ({_plural(issues, 'issue')})"]
+    parts = [f"{plural(len(fixed), 'file')} fixed ({plural(issues, 'issue')})"]
     if partial:
         parts.append(f"{len(partial)} partly fixed")
     if unchanged:
@@ -56,7 +52,7 @@ def summary(report: FixReport, delivery: Delivery) -> str:
     if failed:
         parts.append(f"{len(failed)} failed")
     if conflicts:
-        parts.append(f"{_plural(conflicts, 'conflict')} left alone")
+        parts.append(f"{plural(conflicts, 'conflict')} left alone")
     text = "Stomper: " + ", ".join(parts) + "."
     if delivery.merged:
         text += f" Merged with your edits in {', '.join(delivery.merged)}."

@@ -80,6 +80,8 @@ def settings_section(raw: Any) -> Mapping[str, Any]:
     nested = raw.get(SECTION)
     if isinstance(nested, Mapping):
         return nested
+    if isinstance(nested, list) and not nested:
+        return {}  # Lua (Neovim) encodes an empty table as [] : no settings, not junk
     return raw
 
 

@@ -58,3 +58,10 @@ def test_a_folder_scope_overrides_the_global_one() -> None:
     )
     options = server_options(global_, folder)
     assert options.debounce_s == 0.3 and options.log_level == logging.ERROR
+
+
+def test_an_empty_lua_table_is_no_settings_not_an_unknown_key() -> None:
+    """Neovim's Lua encodes `{ stomper = {} }` as {"stomper": []}."""
+    parsed = parse_settings({"stomper": []})
+    assert parsed.problems == []
+    assert parsed.config == {}
