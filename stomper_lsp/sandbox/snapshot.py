@@ -170,7 +170,10 @@ async def create_snapshot(
     with tempfile.TemporaryDirectory(prefix="stomper-snapshot-") as tmp:
         index = Path(tmp) / "index"
         if location.index_file.is_file():
-            await asyncio.to_thread(shutil.copyfile, location.index_file, index)
+            # copy2 keeps the mtime: git content-checks entries no older than the index
+            # file ("racily clean"); a fresh mtime would hide a same-size edit made in the
+            # same timestamp tick as the last index write.
+            await asyncio.to_thread(shutil.copy2, location.index_file, index)
         env = {**writes_to_shadow, "GIT_INDEX_FILE": str(index)}
         await _stage_working_tree(repo_root, env)
         if staged_overlays:
