@@ -7,6 +7,7 @@ type errors of all the others.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import tempfile
@@ -18,6 +19,7 @@ from stomper_lsp.checkers.base import LineTexts, ToolChecker
 from stomper_lsp.checkers.environment import ProjectEnvironment
 from stomper_lsp.checkers.errors import CheckerError, ToolNotFoundError
 from stomper_lsp.checkers.model import Issue, Position, Severity
+from stomper_lsp.checkers.mypy_cache_guard import guard_for
 from stomper_lsp.process import ProcessResult, run_process
 
 _BASE_ARGS = (
@@ -72,6 +74,8 @@ class MypyChecker(ToolChecker):
         paths: Sequence[str],
         overlays: Mapping[str, str] | None = None,
     ) -> list[Issue]:
+        if self._cache_dir is not None:
+            await asyncio.to_thread(guard_for(self._cache_dir).before_run, root, paths)
         with tempfile.TemporaryDirectory(prefix="stomper-mypy-") as scratch:
             return await self._check(root, paths, Path(scratch) / "unparsable_module.py")
 

@@ -31,9 +31,8 @@ from stomper_lsp.checkers.model import Issue
 from stomper_lsp.checkers.runner import CheckReport
 from stomper_lsp.server.diagnostics import DiagnosticCache
 from stomper_lsp.server.documents import is_python, open_document
-from stomper_lsp.server.mypy_cache_guard import MypyCacheGuard
 from stomper_lsp.server.positions import TextIndex
-from stomper_lsp.server.projects import ProjectHandle, mypy_cache_dir, uri_to_path
+from stomper_lsp.server.projects import ProjectHandle, uri_to_path
 
 if TYPE_CHECKING:
     from stomper_lsp.server.server import StomperServer
@@ -87,11 +86,9 @@ class MypyQueue:
     def __init__(
         self,
         handle: ProjectHandle,
-        guard: MypyCacheGuard,
         deliver: Callable[[dict[DocumentChecks, int], CheckReport], None],
     ) -> None:
         self.handle = handle
-        self._guard = guard
         self._deliver = deliver
         self._waiting: dict[DocumentChecks, None] = {}
         self._task: asyncio.Task[None] | None = None
@@ -119,7 +116,6 @@ class MypyQueue:
             self._waiting.clear()
             paths = sorted({doc.rel for doc in batch})
             started = time.monotonic()
-            await asyncio.to_thread(self._guard.before_run, self.handle.root, paths)
             report = await runner.run(self.handle.root, paths)
             logger.info("mypy: %d file(s) in %.2fs", len(paths), time.monotonic() - started)
             self._deliver(batch, report)
@@ -131,7 +127,6 @@ class CheckService:
         self._docs: dict[str, DocumentChecks] = {}
         self._opening: dict[str, asyncio.Future[DocumentChecks | None]] = {}
         self._mypy: dict[Path, MypyQueue] = {}
-        self._mypy_guards: dict[Path, MypyCacheGuard] = {}
 
     # ----- document events --------------------------------------------------------------
     async def opened(self, uri: str) -> DocumentChecks | None:
@@ -338,8 +333,7 @@ class CheckService:
             if queue is None or queue.handle is not group[0].handle:
                 if queue is not None:
                     queue.cancel()
-                guard = self._mypy_guards.setdefault(root, MypyCacheGuard(mypy_cache_dir(root)))
-                queue = self._mypy[root] = MypyQueue(group[0].handle, guard, self._mypy_done)
+                queue = self._mypy[root] = MypyQueue(group[0].handle, self._mypy_done)
             queue.request(group)
 
     def _mypy_done(self, batch: dict[DocumentChecks, int], report: CheckReport) -> None:

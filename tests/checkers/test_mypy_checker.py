@@ -3,6 +3,7 @@ files that stop mypy, and a broken mypy install."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -278,3 +279,19 @@ async def test_a_hanging_mypy_is_killed_at_the_timeout(
         await checker.check(root, ["a.py"])
 
     assert time.monotonic() - started < 5
+
+
+async def test_a_same_size_edit_within_one_second_is_not_answered_from_the_cache(
+    write_project: WriteProject, tmp_path: Path
+) -> None:
+    """mypy trusts its cache when size and whole-second mtime match: the checker must not."""
+    root = write_project({"mod.py": "x: int = 'a'\n"})
+    mod = root / "mod.py"
+    cache = tmp_path / "own-mypy-cache"
+    checker = MypyChecker(ProjectEnvironment(root), cache_dir=cache)
+    assert [i.code for i in await checker.check(root, ["mod.py"])] == ["assignment"]
+    stamp = mod.stat().st_mtime_ns
+    mod.write_text("x: str = 'a'\n")  # same size
+    os.utime(mod, ns=(stamp, stamp))  # and the same mtime mypy recorded
+    fresh = MypyChecker(ProjectEnvironment(root), cache_dir=cache)  # rebuilt, e.g. new settings
+    assert await fresh.check(root, ["mod.py"]) == []

@@ -7,6 +7,10 @@ benchmark's edit-and-save loop hit it on every warm save). mypy has no option to
 hash, so before each run the guard compares the files about to be checked with what the
 last run saw; if one changed but still looks the same to mypy, the project's cache is
 dropped (one cold run, about a second for 200 modules) instead of trusted.
+
+Every user of a cache directory needs this (the language server's per-project cache, the
+fix engine's per-slot caches), so MypyChecker applies it itself, with one guard per cache
+directory: its memory outlives the checker objects, which are rebuilt on settings changes.
 """
 
 from __future__ import annotations
@@ -52,3 +56,14 @@ class MypyCacheGuard:
             logger.info("mypy cache dropped: a file changed within the same second")
             shutil.rmtree(self._cache_dir, ignore_errors=True)
         return stale
+
+
+_GUARDS: dict[Path, MypyCacheGuard] = {}
+
+
+def guard_for(cache_dir: Path) -> MypyCacheGuard:
+    """The guard of `cache_dir`, shared by every checker that uses that cache."""
+    guard = _GUARDS.get(cache_dir)
+    if guard is None:
+        guard = _GUARDS[cache_dir] = MypyCacheGuard(cache_dir)
+    return guard
