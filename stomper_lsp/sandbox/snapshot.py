@@ -10,6 +10,7 @@ repository; the shadow's alternates make the user's objects readable without cop
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -209,28 +210,42 @@ async def read_snapshot_files(
     texts: dict[str, str | None] = dict.fromkeys(wanted)
     if not wanted:
         return texts
+    shadow = snapshot.shadow_dir
+    requested = set(wanted.values())
+    # ls-tree reads only the trees on the way to the paths, so the scratch index holds the
+    # wanted entries alone (plus the .gitattributes that decide their eol and filters): the
+    # cost follows the paths asked for, not the size of the repository.
+    attributes = {
+        "/".join([*PurePosixPath(path).parts[:depth], ".gitattributes"])
+        for path in requested
+        for depth in range(len(PurePosixPath(path).parts))
+    }
+    listing = await run_git_dir(
+        shadow,
+        ["--literal-pathspecs", "ls-tree", "-z", snapshot.commit, "--",
+         *sorted(requested | attributes)],
+    )
+    entries: list[bytes] = []
+    present: set[str] = set()
+    for entry in listing.stdout.split(b"\0"):
+        meta, _, raw_path = entry.partition(b"\t")
+        repo_path = os.fsdecode(raw_path)
+        if meta.split(b" ", 1)[0].decode() not in _REGULAR_MODES:
+            continue
+        if repo_path in requested:
+            present.add(repo_path)
+        if repo_path in requested or repo_path in attributes:
+            entries.append(entry + b"\0")
+    if not present:
+        return texts
     with tempfile.TemporaryDirectory(prefix="stomper-snapshot-read-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
         # The shadow is bare: a scratch work tree lets checkout-index run at all.
         worktree = ["--work-tree", tmp]
-        shadow = snapshot.shadow_dir
-        await run_git_dir(shadow, [*worktree, "read-tree", snapshot.commit], env=env)
-        requested = set(wanted.values())
-        listing = await run_git_dir(
-            shadow,
-            [
-                *worktree, "--literal-pathspecs", "ls-files", "--stage", "-z", "--",
-                *sorted(requested),
-            ],
-            env=env,
+        await run_git_dir(
+            shadow, [*worktree, "update-index", "-z", "--index-info"],
+            stdin_data=b"".join(entries), env=env,
         )
-        present: set[str] = set()
-        for entry in split_nul(listing.stdout):
-            meta, _, repo_path = entry.partition("\t")
-            if repo_path in requested and meta.split(" ", 1)[0] in _REGULAR_MODES:
-                present.add(repo_path)
-        if not present:
-            return texts
         out = Path(tmp) / "files"
         stdin = b"".join(p.encode("utf-8", errors="surrogateescape") + b"\0" for p in present)
         await run_git_dir(

@@ -38,6 +38,14 @@ def log_name(path: str) -> str:
     return f"{path.replace('/', '__')}-{digest}.log"
 
 
+async def _settle(task: asyncio.Task[Any]) -> None:
+    """Stop a helper task the file no longer needs and wait for it (its git process too)."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()  # retrieved: a failure nobody needed is not worth a warning
+
+
 class _FilePipeline:
     def __init__(self, job: FileJob, runtime: Runtime[RunContext]) -> None:
         self.ctx = runtime.context
@@ -47,6 +55,7 @@ class _FilePipeline:
         self.log_path = self.ctx.log_dir / log_name(self.path)
         self.started = time.monotonic()
         self.agent_seconds = 0.0
+        self._base_text: asyncio.Task[dict[str, str | None]] | None = None
 
     def emit(self, kind: ProgressKind, message: str = "", attempt: int | None = None) -> None:
         event = self.ctx.progress.event(kind, self.path, message, attempt)
@@ -73,8 +82,16 @@ class _FilePipeline:
     async def run(self) -> FileOutcome:
         with self.ctx.files_gauge.track():
             self.emit("started")
-            async with self.ctx.pool.lease() as sandbox:
-                return await self._in_sandbox(sandbox)
+            # The merge needs the target's snapshot text; reading it while the agent works
+            # takes it off the file's critical path.
+            self._base_text = asyncio.ensure_future(
+                read_snapshot_files(self.ctx.snapshot, [self.path])
+            )
+            try:
+                async with self.ctx.pool.lease() as sandbox:
+                    return await self._in_sandbox(sandbox)
+            finally:
+                await _settle(self._base_text)
 
     async def _attempt(
         self, sandbox: Sandbox, attempt: int, last: Verdict | None
@@ -158,6 +175,12 @@ class _FilePipeline:
             return self.outcome(status, verdict, attempts, reason)
         return await self._merge(sandbox, verdict, changes, attempts)
 
+    async def _base_texts(self, paths: list[str]) -> dict[str, str | None]:
+        base = dict(await self._base_text) if self._base_text else {}
+        others = [path for path in paths if path not in base]
+        base.update(await read_snapshot_files(self.ctx.snapshot, others))
+        return base
+
     async def _merge(
         self, sandbox: Sandbox, verdict: Verdict, changes: SandboxChanges, attempts: int
     ) -> FileOutcome:
@@ -169,7 +192,7 @@ class _FilePipeline:
             text = await sandbox.read_text(path)
             if text is not None:
                 new_texts[path] = text
-        base = await read_snapshot_files(self.ctx.snapshot, sorted(new_texts))
+        base = await self._base_texts(sorted(new_texts))
         merged = await self.ctx.result.merge(base, new_texts)
         changed = sorted(new_texts)
         if not merged.clean:

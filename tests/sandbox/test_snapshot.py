@@ -225,3 +225,21 @@ async def test_a_project_in_the_users_own_linked_worktree(new_repo: RepoFactory)
     assert snapshot.git_common_dir == (repo.root / ".git").resolve()
     assert repo.state() == before  # still two worktrees: the user's own
     assert len(repo.worktrees()) == 2
+
+
+async def test_read_snapshot_files_applies_attributes_of_every_enclosing_folder(
+    new_repo: RepoFactory,
+) -> None:
+    repo = new_repo({
+        "deep/er/.gitattributes": "*.py text eol=crlf\n",
+        "deep/er/win.py": "a = 1\n",
+        "deep/unix.py": "b = 2\n",
+        "top/.gitattributes": "*.py text eol=lf\n",
+        "top/plain.py": "c = 3\n",
+    })
+    snapshot = await create_snapshot(repo.root)
+
+    texts = await read_snapshot_files(snapshot, ["deep/er/win.py", "deep/unix.py", "top/plain.py"])
+
+    assert texts == {"deep/er/win.py": "a = 1\r\n", "deep/unix.py": "b = 2\n",
+                     "top/plain.py": "c = 3\n"}
