@@ -18,6 +18,7 @@ import socket
 import stat
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,22 @@ CREATING_SUFFIX = ".creating"
 SHADOW_DIR_NAME = "shadow.git"
 
 
+BASE_NAME = "stomper-sandboxes"
+
+
 def default_base_dir() -> Path:
-    return Path(tempfile.gettempdir()) / "stomper-sandboxes"
+    return Path(tempfile.gettempdir()) / BASE_NAME
+
+
+def ram_base_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """RAM-backed places sandboxes may go (see placement.py), the user's private one first."""
+    env = os.environ if environ is None else environ
+    found: list[Path] = []
+    runtime = env.get("XDG_RUNTIME_DIR")
+    if runtime and Path(runtime).is_absolute():
+        found.append(Path(runtime) / BASE_NAME)
+    found.append(Path("/dev/shm") / BASE_NAME)
+    return found
 
 
 def sandbox_base_dir(base_dir: Path | None = None) -> Path:
@@ -79,11 +94,20 @@ def ensure_outside_workspace(base: Path, repo_root: Path) -> None:
         )
 
 
+def _is_shared_folder(folder: Path) -> bool:
+    """World-writable with the sticky bit, like /tmp and /dev/shm."""
+    try:
+        mode = folder.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & stat.S_ISVTX and mode & stat.S_IWOTH)
+
+
 def prepare_repo_dir(base: Path, repo_root: Path) -> Path:
     """Create `<base>/<hash>` private to this user; refuse one another user planted."""
-    if base == default_base_dir().resolve() and not base.exists():
+    if not base.exists() and _is_shared_folder(base.parent):
         with contextlib.suppress(FileExistsError):
-            base.mkdir(parents=True)
+            base.mkdir()
             base.chmod(0o1777)  # shared like /tmp: every user gets a private folder inside
     repo_dir = repo_sandbox_dir(base, repo_root)
     try:

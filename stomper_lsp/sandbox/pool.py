@@ -144,7 +144,9 @@ class WorktreePool:
         self.snapshot = snapshot
         self.size = size
         self.run_id = run_id or uuid.uuid4().hex[:12]
-        self.base_dir = sandbox_base_dir(base_dir)
+        # Beside the snapshot's shadow unless told otherwise: the worktrees are its own.
+        beside_shadow = snapshot.shadow_dir.parent.parent
+        self.base_dir = sandbox_base_dir(base_dir) if base_dir is not None else beside_shadow
         self.run_dir: Path | None = None
         self.created_slots = 0
         """Worktrees created so far (a slot thrown away and recreated counts twice)."""

@@ -20,8 +20,9 @@ from typing import Any, cast
 from stomper_lsp.agents.base import Agent, AgentUnavailableError
 from stomper_lsp.agents.registry import build_agent
 from stomper_lsp.project import Project
+from stomper_lsp.sandbox.placement import all_bases, choose_base_dir
 from stomper_lsp.sandbox.pool import WorktreePool
-from stomper_lsp.sandbox.snapshot import SandboxError, create_snapshot
+from stomper_lsp.sandbox.snapshot import SandboxError, create_snapshot, locate_repository
 from stomper_lsp.sandbox.sweep import sweep_stale_sandboxes
 from stomper_lsp.user_dirs import user_path
 from stomper_lsp.workflow.context import RunContext
@@ -66,10 +67,14 @@ async def run_fix(
     timings: dict[str, float] = {}
     try:
         chosen = agent or await build_agent(config, project.environment)
-        snapshot = await create_snapshot(project.root, overlays)
+        location = await locate_repository(project.root)
+        base_dir = await choose_base_dir(location, config.max_parallel_files)
+        snapshot = await create_snapshot(project.root, overlays, base_dir=base_dir)
     except (AgentUnavailableError, SandboxError) as exc:
         raise FixRunError(str(exc)) from exc
-    await sweep_stale_sandboxes(snapshot.repo_root)
+    await asyncio.gather(
+        *(sweep_stale_sandboxes(snapshot.repo_root, base_dir=base) for base in all_bases())
+    )
     timings["snapshot"] = time.monotonic() - started
     run_id = uuid.uuid4().hex[:12]
     log_dir = log_root() / run_id
