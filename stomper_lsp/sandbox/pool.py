@@ -41,6 +41,7 @@ from stomper_lsp.sandbox.layout import (
 )
 from stomper_lsp.sandbox.shadow_refs import pin_run, unpin_run
 from stomper_lsp.sandbox.snapshot import Snapshot, decode_text, to_repo_path
+from stomper_lsp.sandbox.watch import TreeWatch
 from stomper_lsp.sandbox.worktrees import Worktree, add_worktree, remove_worktrees
 
 __all__ = ["Sandbox", "SandboxChanges", "WorktreePool"]
@@ -69,7 +70,9 @@ async def _finish_despite_cancellation(task: Awaitable[_T]) -> _T:
 class Sandbox:
     """One leased worktree: the agent works in `project_dir`, the engine inspects it."""
 
-    def __init__(self, worktree: Worktree, slot: int, snapshot: Snapshot) -> None:
+    def __init__(
+        self, worktree: Worktree, slot: int, snapshot: Snapshot, watch: TreeWatch | None = None
+    ) -> None:
         self.path = worktree.path
         self.project_dir = (
             worktree.path / snapshot.project_prefix if snapshot.project_prefix else worktree.path
@@ -79,20 +82,28 @@ class Sandbox:
         self._worktree = worktree
         self._guard = GitAdminGuard(worktree)
         self._last_delta: TreeDelta | None = None
+        self._watch = watch
+        self._since_clean: set[str] | None = set() if watch is not None else None
+        """Paths written since the sandbox was last clean; None: unknown, walk the tree."""
+        self._index_seen = self._index_stamp()
 
     def __repr__(self) -> str:
         return f"Sandbox(slot={self.slot}, path={str(self.path)!r})"
+
+    def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
 
     async def changes(self) -> SandboxChanges:
         """Differences from the snapshot commit, ignoring files git ignores."""
         if self._guard.tampered():
             # Do not even ask git: a rewritten `.git` file may point at another repository.
             return SandboxChanges([], [], [], [], touched_git=True)
-        delta = self._last_delta = await collect_delta(self._worktree)
+        delta = self._last_delta = await self._delta()
         return summarize(delta, self.snapshot.project_prefix, self._guard.tampered())
 
     def mark_dirty(self) -> None:
-        """Something may write here again (an agent, a test command): the last walk is stale."""
+        """Something may write here again (an agent, a test command): the last look is stale."""
         self._last_delta = None
 
     async def read_text(self, path: str) -> str | None:
@@ -112,20 +123,60 @@ class Sandbox:
     async def reset(self) -> bool:
         """Back to the snapshot, touching only what changed; False when it is not clean.
 
-        One whole-tree walk finds the changes (or none, when `changes()` walked since the
-        last `mark_dirty()`: on a big repository each walk costs tens of milliseconds); the
-        check afterwards looks only at the restored paths, since restoring them cannot
-        change anything else.
+        What changed comes from the last look (`changes()` since the last `mark_dirty()`)
+        or a new one; the check afterwards looks at the restored paths (and, with a watch,
+        whatever else was written meanwhile), since restoring cannot change anything else.
         """
         if self._guard.tampered():
             return False
-        delta = self._last_delta or await collect_delta(self._worktree)
+        delta = self._last_delta or await self._delta()
         self._last_delta = None
-        if delta.clean:
-            return True
-        await restore(self._worktree, self.snapshot.commit, delta)
-        after = await collect_delta(self._worktree, only=delta.paths)
-        return after.clean and not self._guard.tampered()
+        if not delta.clean:
+            await restore(self._worktree, self.snapshot.commit, delta)
+            self._index_seen = self._index_stamp()  # restoring rewrote the index
+        written = await self._written_paths()
+        if written is None:  # the look above walked the tree: what it found is all there was
+            after = await collect_delta(self._worktree, only=delta.paths) if delta.paths else delta
+        elif written or delta.paths:
+            after = await collect_delta(self._worktree, only=sorted({*written, *delta.paths}))
+        else:
+            after = TreeDelta()
+        self._index_seen = self._index_stamp()
+        clean = after.clean and not self._guard.tampered()
+        if clean and self._watch is not None and self._watch.alive:
+            self._since_clean = set()
+        return clean
+
+    async def _delta(self) -> TreeDelta:
+        """Differences from the snapshot: over the paths written since the sandbox was
+        clean when the watch can name them, else over the whole tree."""
+        written = await self._written_paths()
+        if written is None:
+            delta = await collect_delta(self._worktree)
+        elif written:
+            delta = await collect_delta(self._worktree, only=written)
+        else:
+            delta = TreeDelta()
+        self._index_seen = self._index_stamp()  # our `status` may have refreshed the index
+        return delta
+
+    async def _written_paths(self) -> list[str] | None:
+        if self._watch is None or self._since_clean is None:
+            return None
+        taken = await asyncio.to_thread(self._watch.take)
+        # `git add` and friends change the index without writing in the tree: walk then.
+        if taken is None or self._index_stamp() != self._index_seen:
+            self._since_clean = None
+            return None
+        self._since_clean.update(taken)
+        return sorted(self._since_clean)
+
+    def _index_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            found = (self._worktree.admin_dir / "index").stat()
+        except OSError:
+            return None
+        return found.st_ino, found.st_size, found.st_mtime_ns
 
 
 class WorktreePool:
@@ -259,7 +310,8 @@ class WorktreePool:
             worktree = await add_worktree(
                 self.snapshot.shadow_dir, self._lock_file, path, self.snapshot.commit
             )
-            sandbox = Sandbox(worktree, slot, self.snapshot)
+            watch = await asyncio.to_thread(TreeWatch.open, worktree.path)
+            sandbox = Sandbox(worktree, slot, self.snapshot, watch)
             sandbox.project_dir.mkdir(parents=True, exist_ok=True)
         except BaseException:
             self._generations[slot] = self._generations.get(slot, 0) + 1
@@ -284,6 +336,7 @@ class WorktreePool:
             if not clean:
                 _log.info("sandbox slot %d is not clean after reset; recreating it", slot)
                 del self._sandboxes[slot]
+                sandbox.close()
                 self._generations[slot] = self._generations.get(slot, 0) + 1
                 await self._remove([sandbox.path])
         finally:
@@ -312,6 +365,8 @@ class WorktreePool:
         self._free.put_nowait(None)  # wakes every lease still waiting for a slot
         while self._background:
             await asyncio.wait(list(self._background))
+        for sandbox in self._sandboxes.values():
+            sandbox.close()
         self._sandboxes.clear()
         leftovers = await self._remove(sorted(self._worktree_paths))
         if self.run_dir is not None:
