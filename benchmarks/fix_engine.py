@@ -1,6 +1,7 @@
 """Fix-engine throughput and overhead. Prints figures; asserts nothing (machines are noisy).
 
     .venv/bin/python benchmarks/fix_engine.py [--files 32] [--latency 1.0] [--big 5000]
+        [--sandbox-dir DIR]   # e.g. a folder on disk, to compare with the default placement
 
 1. N broken files, a fake agent that waits L seconds then fixes, k = 1, 2, 4, 8 in one
    invocation: wall time, speedup over k=1, efficiency (speedup / k), and per-file
@@ -29,6 +30,8 @@ import time
 from pathlib import Path
 
 from stomper_lsp.project import Project
+from stomper_lsp.sandbox.placement import choose_base_dir
+from stomper_lsp.sandbox.repository import locate_repository
 from stomper_lsp.workflow.engine import run_fix
 from stomper_lsp.workflow.report import FileStatus, FixReport
 
@@ -88,7 +91,10 @@ async def main() -> None:
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--big", type=int, default=5000)
     parser.add_argument("--ks", default="1,2,4,8")
+    parser.add_argument("--sandbox-dir", help="sets STOMPER_SANDBOX_DIR for the runs")
     args = parser.parse_args()
+    if args.sandbox_dir:
+        os.environ["STOMPER_SANDBOX_DIR"] = args.sandbox_dir
     n, latency = args.files, args.latency
     with tempfile.TemporaryDirectory(prefix="stomper-bench-") as tmp:
         os.environ.setdefault("STOMPER_LOG_DIR", str(Path(tmp) / "logs"))
@@ -108,8 +114,8 @@ async def main() -> None:
                   f"| {report.peak_concurrent_merges} |", flush=True)
         print(f"\n## Repository size: N={n} broken files\n")
         print("| repository files | k | wall (s) | lane overhead/file (ms) "
-              "| pipeline overhead/file (ms) | phases (s) |")
-        print("|---|---|---|---|---|---|")
+              "| pipeline overhead/file (ms) | phases (s) | sandboxes in |")
+        print("|---|---|---|---|---|---|---|")
         figures: dict[tuple[int, int], tuple[float, float]] = {}
         for total in (50, args.big):
             root = repo if total == max(n, 50) else make_repo(Path(tmp) / f"r{total}", n, total)
@@ -119,8 +125,9 @@ async def main() -> None:
                 lane, pipeline = overheads(wall, report, k, latency)
                 figures[total, k] = (lane, pipeline)
                 phases = ", ".join(f"{name} {sec:.2f}" for name, sec in report.timings.items())
+                base = await choose_base_dir(await locate_repository(root), k)
                 print(f"| {total} | {k} | {wall:.2f} | {lane * 1000:.0f} | "
-                      f"{pipeline * 1000:.0f} | {phases} |", flush=True)
+                      f"{pipeline * 1000:.0f} | {phases} | {base.parent} |", flush=True)
         print()
         for k in (1, 4):
             small, big = figures[50, k], figures[args.big, k]
