@@ -306,14 +306,17 @@ class WorktreePool:
     async def _create(self, slot: int) -> Sandbox:
         path = self._slot_path(slot)
         self._worktree_paths.add(path)  # before git runs: a half-made worktree is ours too
+        watch: TreeWatch | None = None
         try:
             worktree = await add_worktree(
                 self.snapshot.shadow_dir, self._lock_file, path, self.snapshot.commit
             )
+            (path / self.snapshot.project_prefix).mkdir(parents=True, exist_ok=True)
             watch = await asyncio.to_thread(TreeWatch.open, worktree.path)
             sandbox = Sandbox(worktree, slot, self.snapshot, watch)
-            sandbox.project_dir.mkdir(parents=True, exist_ok=True)
         except BaseException:
+            if watch is not None:
+                watch.close()
             self._generations[slot] = self._generations.get(slot, 0) + 1
             await self._remove([path])
             raise

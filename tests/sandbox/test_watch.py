@@ -193,3 +193,29 @@ def test_an_overflowing_queue_means_walk_then_the_watch_recovers(tmp_path: Path)
         assert watch.take() == ["one"]
     finally:
         watch.close()
+
+
+def _inotify_fds() -> int:
+    fds = Path("/proc/self/fd")
+    found = 0
+    for fd in fds.iterdir():
+        try:
+            found += os.readlink(fd) == "anon_inode:inotify"
+        except OSError:
+            continue  # the listing's own descriptor, closed already
+    return found
+
+
+async def test_every_watch_is_closed_with_its_slot(new_repo: RepoFactory) -> None:
+    repo = new_repo(FILES)
+    snapshot = await create_snapshot(repo.root)
+    before = _inotify_fds()
+
+    async with WorktreePool(snapshot, 2) as pool:
+        async with pool.lease() as one, pool.lease():
+            assert _inotify_fds() == before + 2
+            (one.path / ".git").write_text("gitdir: /elsewhere\n")  # the slot gets rebuilt
+        async with pool.lease(), pool.lease():
+            assert pool.created_slots == 3
+            assert _inotify_fds() == before + 2
+    assert _inotify_fds() == before
