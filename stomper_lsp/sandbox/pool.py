@@ -41,7 +41,7 @@ from stomper_lsp.sandbox.layout import (
 )
 from stomper_lsp.sandbox.shadow_refs import pin_run, unpin_run
 from stomper_lsp.sandbox.snapshot import Snapshot, decode_text, to_repo_path
-from stomper_lsp.sandbox.watch import TreeWatch
+from stomper_lsp.sandbox.watch import MAX_PATHS, TreeWatch
 from stomper_lsp.sandbox.worktrees import Worktree, add_worktree, remove_worktrees
 
 __all__ = ["Sandbox", "SandboxChanges", "WorktreePool"]
@@ -169,6 +169,9 @@ class Sandbox:
             self._since_clean = None
             return None
         self._since_clean.update(taken)
+        if len(self._since_clean) > MAX_PATHS:
+            self._since_clean = None
+            return None
         return sorted(self._since_clean)
 
     def _index_stamp(self) -> tuple[int, int, int] | None:

@@ -41,7 +41,7 @@ _WATCHED = (
     | _IN_DELETE | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_ONLYDIR | _IN_DONT_FOLLOW
 )
 _EVENT = struct.Struct("iIII")
-_MAX_PATHS = 1000
+MAX_PATHS = 1000
 """More paths than this and one walk is cheaper than a pathspec per path."""
 
 
@@ -110,7 +110,7 @@ class TreeWatch:
             if not self._watch_tree(""):
                 self.close()
             return None
-        if len(touched) > _MAX_PATHS or any(".git" in p.split("/") for p in touched):
+        if len(touched) > MAX_PATHS or any(".git" in p.split("/") for p in touched):
             return None
         return sorted(touched)
 
@@ -129,7 +129,8 @@ class TreeWatch:
         if not self._add(relative):
             return False
         top = self.root / relative if relative else self.root
-        for dirpath, dirnames, _ in os.walk(top):
+        unreadable: list[OSError] = []
+        for dirpath, dirnames, _ in os.walk(top, onerror=unreadable.append):
             base = Path(dirpath).relative_to(self.root).as_posix()
             for name in dirnames:
                 sub = name if base == "." else f"{base}/{name}"
@@ -137,7 +138,9 @@ class TreeWatch:
                     continue
                 if not self._add(sub):
                     return False
-        return True
+        # A folder that vanished meanwhile is fine (its parent's watch reports it); one we
+        # could not list is not.
+        return all(isinstance(error, FileNotFoundError) for error in unreadable)
 
     def _read_events(self) -> None:
         while True:

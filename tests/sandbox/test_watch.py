@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from stomper_lsp.sandbox import pool as pool_module
-from stomper_lsp.sandbox.changes import SandboxChanges, TreeDelta
+from stomper_lsp.sandbox.changes import SandboxChanges, TreeDelta, collect_delta
 from stomper_lsp.sandbox.pool import WorktreePool
 from stomper_lsp.sandbox.snapshot import create_snapshot
-from stomper_lsp.sandbox.watch import TreeWatch
+from stomper_lsp.sandbox.watch import MAX_PATHS, TreeWatch
 from tests.sandbox.conftest import RepoFactory
 
 pytestmark = pytest.mark.skipif(
@@ -84,7 +84,7 @@ def _same_bytes(root: Path) -> None:
     (root / "app" / "keep.py").write_text("k = 1\n")
 
 
-SCENARIOS: dict[str, Callable[[Path], None]] = {
+SCENARIOS: dict[str, Callable[[Path], object]] = {
     "edit a file": lambda root: (root / "app" / "keep.py").write_text("k = 2\n"),
     "rewrite a file with the same bytes": _same_bytes,
     "new nested folders written at once": _nested_folders,
@@ -103,31 +103,27 @@ SCENARIOS: dict[str, Callable[[Path], None]] = {
 
 
 async def _observe(
-    repo_root: Path, change: Callable[[Path], None]
+    repo_root: Path, change: Callable[[Path], object], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[SandboxChanges, bool, str, list[Sequence[str] | None]]:
     """(changes, reset clean, git status after the reset, `only` of every status run)."""
     snapshot = await create_snapshot(repo_root)
     looks: list[Sequence[str] | None] = []
-    real = pool_module.collect_delta
 
     async def spy(worktree: Any, only: Sequence[str] | None = None) -> TreeDelta:
         looks.append(only)
-        return await real(worktree, only)
+        return await collect_delta(worktree, only)
 
-    pool_module.collect_delta = spy  # type: ignore[assignment]
-    try:
-        async with WorktreePool(snapshot, 1) as pool, pool.lease() as sandbox:
-            looks.clear()
-            change(sandbox.path)
-            changes = await sandbox.changes()
-            first_look = list(looks)
-            clean = await sandbox.reset()
-            status = subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=all"],
-                cwd=sandbox.path, capture_output=True, text=True, check=True,
-            ).stdout
-    finally:
-        pool_module.collect_delta = real  # type: ignore[assignment]
+    monkeypatch.setattr(pool_module, "collect_delta", spy)
+    async with WorktreePool(snapshot, 1) as pool, pool.lease() as sandbox:
+        looks.clear()
+        change(sandbox.path)
+        changes = await sandbox.changes()
+        first_look = list(looks)
+        clean = await sandbox.reset()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=sandbox.path, capture_output=True, text=True, check=True,
+        ).stdout
     return changes, clean, status, first_look
 
 
@@ -138,9 +134,9 @@ async def test_the_watch_sees_what_the_walk_sees(
     repo = new_repo(FILES)
     (repo.root / "run.sh").chmod(0o644)
 
-    watched = await _observe(repo.root, SCENARIOS[scenario])
-    monkeypatch.setattr(pool_module.TreeWatch, "open", classmethod(lambda cls, root: None))
-    walked = await _observe(repo.root, SCENARIOS[scenario])
+    watched = await _observe(repo.root, SCENARIOS[scenario], monkeypatch)
+    monkeypatch.setattr(TreeWatch, "open", classmethod(lambda cls, root: None))
+    walked = await _observe(repo.root, SCENARIOS[scenario], monkeypatch)
 
     assert watched[:3] == walked[:3]
     assert walked[1] is True  # the reset made the sandbox clean (caches aside)
@@ -172,6 +168,28 @@ def test_take_names_written_paths_once(tmp_path: Path) -> None:
     finally:
         watch.close()
     assert watch.take() is None
+
+
+def test_too_many_paths_or_an_unreadable_folder_mean_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watch = TreeWatch.open(tmp_path)
+    assert watch is not None
+    try:
+        for i in range(MAX_PATHS + 1):
+            (tmp_path / f"f{i}").write_bytes(b"")
+        assert watch.take() is None  # one walk beats a pathspec per path
+        assert watch.take() == []
+    finally:
+        watch.close()
+    real_walk = os.walk
+
+    def walk_hitting_a_locked_folder(top: Any, onerror: Any = None) -> Any:
+        onerror(PermissionError(13, "Permission denied", str(top)))  # as os.walk reports it
+        return real_walk(top)
+
+    monkeypatch.setattr(os, "walk", walk_hitting_a_locked_folder)
+    assert TreeWatch.open(tmp_path) is None
 
 
 def test_an_overflowing_queue_means_walk_then_the_watch_recovers(tmp_path: Path) -> None:
