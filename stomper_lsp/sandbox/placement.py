@@ -146,7 +146,10 @@ async def choose_base_dir(
     candidates = [(path, found) for path in ram_base_dirs() if _is_ram(found := room(path))]
     if not candidates:
         return fallback
-    needed = await checkout_bytes(location) * slots
+    one_checkout = await checkout_bytes(location)
+    if one_checkout == 0:
+        return fallback  # nothing staged yet (a new repository): its size is unknown
+    needed = one_checkout * slots
     available = memory()
     for path, found in candidates:
         if found is not None and fits(found, needed, available):

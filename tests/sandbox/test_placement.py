@@ -93,6 +93,10 @@ async def test_sandboxes_go_to_memory_when_it_has_room_and_to_temp_otherwise(
     assert await choose_base_dir(location, 4, room=tight, memory=lambda: 8 * GIB) == temp
     assert await choose_base_dir(location, 1, room=lambda _: None, memory=lambda: GIB) == temp
 
+    unstaged = new_repo({"big.py": "x = 1\n"}, name="unstaged", commit=False)
+    unknown = await locate_repository(unstaged.root)
+    assert await choose_base_dir(unknown, 1, room=rooms(GIB), memory=lambda: 8 * GIB) == temp
+
     monkeypatch.setenv("STOMPER_SANDBOX_DIR", str(tmp_path / "mine"))
     chosen = await choose_base_dir(location, 1, room=rooms(GIB), memory=lambda: 8 * GIB)
     assert chosen == tmp_path / "mine"
