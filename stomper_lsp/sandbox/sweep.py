@@ -44,6 +44,8 @@ _T = TypeVar("_T")
 _REPO_HASH = re.compile(r"[0-9a-f]{16}")
 # A run folder is born by renaming a staging folder; one older than this was abandoned.
 _STAGING_GRACE_S = 60.0
+# A repository's folder untouched this long whose repository is gone is an orphan.
+_ORPHAN_GRACE_S = 600.0
 
 
 def _stale_runs(repo_dir: Path) -> tuple[list[Path], set[Path]]:
@@ -72,6 +74,33 @@ def _stale_runs(repo_dir: Path) -> tuple[list[Path], set[Path]]:
     return stale, live
 
 
+def _orphaned_repo_dirs(base: Path, current: Path) -> list[Path]:
+    """This user's folders for repositories that no longer exist (their shadow borrows from
+    an object store that is gone) with no live run: nothing will ever use them again."""
+    try:
+        entries = sorted(base.iterdir())
+    except OSError:
+        return []
+    found: list[Path] = []
+    for entry in entries:
+        if entry == current or not _REPO_HASH.fullmatch(entry.name) or entry.is_symlink():
+            continue
+        try:
+            info = entry.stat()
+            alternates = (entry / SHADOW_DIR_NAME / "objects" / "info" / "alternates")
+            borrowed = alternates.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            continue
+        if time.time() - info.st_mtime < _ORPHAN_GRACE_S or not borrowed:
+            continue
+        if Path(borrowed[0]).exists() or _stale_runs(entry)[1]:
+            continue
+        found.append(entry)
+    return found
+
+
 async def sweep_stale_sandboxes(repo_root: Path, *, base_dir: Path | None = None) -> list[Path]:
     """Remove sandboxes of dead runs of this repository, their git metadata and pins.
 
@@ -83,8 +112,12 @@ async def sweep_stale_sandboxes(repo_root: Path, *, base_dir: Path | None = None
     Best effort once the repository is found (SandboxError only when `repo_root` is not in
     a git work tree): a sweep that cannot remove something logs it and lets the run go on.
 
+    Folders of other repositories that no longer exist go too (their shadows would stay in
+    the sandbox folder, often RAM, for good).
+
     Returns the removed run folders, plus worktrees whose run folder had already vanished
-    (a temp cleaner took it) but which git still listed.
+    (a temp cleaner took it) but which git still listed, plus the removed folders of
+    repositories that are gone.
     """
     location = await locate_repository(Path(repo_root).resolve())
     base = sandbox_base_dir(base_dir)
@@ -119,7 +152,9 @@ async def sweep_stale_sandboxes(repo_root: Path, *, base_dir: Path | None = None
     runs = [run for run in {*stale, *legacy_runs} if run.is_dir()]
     await asyncio.gather(*(asyncio.to_thread(remove_tree, run) for run in runs))
     orphans = [worktree for worktree in doomed + legacy if worktree.parent not in runs]
-    return sorted({*runs, *orphans})
+    gone = await asyncio.to_thread(_orphaned_repo_dirs, base, repo_dir)
+    await asyncio.gather(*(asyncio.to_thread(remove_tree, folder) for folder in gone))
+    return sorted({*runs, *orphans, *gone})
 
 
 async def _best_effort(work: Awaitable[_T], fallback: _T) -> _T:

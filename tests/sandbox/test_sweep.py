@@ -233,3 +233,26 @@ def test_owner_liveness_sees_dead_and_recycled_pids(tmp_path: Path) -> None:
     if me.start_ticks is not None:  # Linux: a recycled pid is not the owner
         assert not owner_alive(dataclasses.replace(me, start_ticks=me.start_ticks + 1))
     assert owner_alive(dataclasses.replace(me, pid=finished.pid, host="another machine"))
+
+
+async def test_folders_of_repositories_that_are_gone_are_swept(
+    new_repo: RepoFactory, sandbox_dir: Path
+) -> None:
+    gone, recent, kept, current = (
+        new_repo({"a.py": "a = 1\n"}, name=name) for name in ("gone", "recent", "kept", "current")
+    )
+    for repo in (gone, recent, kept, current):
+        await create_snapshot(repo.root, base_dir=sandbox_dir)
+    folders = {repo.root.name: repo.shadow(sandbox_dir).parent for repo in (gone, recent, kept)}
+    hour_ago = time.time() - 3600
+    for name in ("gone", "kept"):
+        os.utime(folders[name], (hour_ago, hour_ago))
+    remove_tree(gone.root)
+    remove_tree(recent.root)  # gone too, but its folder was used minutes ago: left alone
+
+    removed = await sweep_stale_sandboxes(current.root, base_dir=sandbox_dir)
+
+    assert removed == [folders["gone"]]
+    assert not folders["gone"].exists()
+    assert folders["recent"].is_dir() and folders["kept"].is_dir()
+    assert current.shadow(sandbox_dir).is_dir()
