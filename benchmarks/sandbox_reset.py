@@ -6,8 +6,11 @@ Per repository: snapshot time, first lease (worktree creation), then the steady 
 fix engine lives in: lease a reused slot, edit one file and add another (what an agent
 does), read the changes, release (reset by restoring only the changed paths, verified
 clean). For comparison, a whole-tree `git reset --hard && git clean -fd` on the same slot.
-Every figure that walks the tree (changes, release, reset --hard) grows with the number of
-files, because git must stat them all to find what changed; restoring itself does not.
+`changes` and `release` look only at the paths the slot's inotify watch saw written (on a
+system without inotify they walk the tree); what still grows with the number of files is
+git reading and rewriting the index in each command (about 2 ms per command at 5,000).
+Measured (2 cores, sandboxes on disk): changes 3.8 vs 8.8 ms, release 7.6 vs 17.2 ms,
+`reset --hard && clean` 6.4 vs 23.6 ms for 50 vs 5,000 files.
 """
 
 from __future__ import annotations
