@@ -88,6 +88,11 @@ local function is_stopped(client)
   return client.is_stopped()
 end
 
+--- `bufnr`, where nil and 0 mean the current buffer.
+local function buffer(bufnr)
+  return (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+end
+
 local function request(client, method, params, handler, bufnr)
   if vim.fn.has("nvim-0.11") == 1 then
     return client:request(method, params, handler, bufnr)
@@ -97,7 +102,7 @@ end
 
 --- Stomper clients attached to `bufnr` (0: current buffer), on every Neovim version.
 function M.clients(bufnr)
-  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  bufnr = buffer(bufnr)
   if vim.lsp.get_clients then
     return vim.lsp.get_clients({ bufnr = bufnr, name = NAME })
   end
@@ -225,7 +230,7 @@ end
 
 --- Start (or reuse) the server for `bufnr` if it is a file of one of `filetypes`.
 function M.attach(bufnr)
-  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  bufnr = buffer(bufnr)
   if vim.bo[bufnr].buftype ~= "" or not vim.tbl_contains(M.config.filetypes, vim.bo[bufnr].filetype) then
     return nil
   end
@@ -260,13 +265,7 @@ local function the_client(bufnr)
   return client
 end
 
---- `workspace/executeCommand` on the buffer's Stomper server; `on_result(result)` if given.
-function M.execute(command, arguments, bufnr, on_result)
-  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
-  local client = the_client(bufnr)
-  if not client then
-    return false
-  end
+local function execute_on(client, command, arguments, bufnr, on_result)
   local params = { command = command, arguments = arguments }
   request(client, "workspace/executeCommand", params, function(err, result)
     if err then
@@ -283,31 +282,40 @@ function M.execute(command, arguments, bufnr, on_result)
   return true
 end
 
+--- `workspace/executeCommand` on the buffer's Stomper server; `on_result(result)` if given.
+function M.execute(command, arguments, bufnr, on_result)
+  bufnr = buffer(bufnr)
+  local client = the_client(bufnr)
+  if not client then
+    return false
+  end
+  return execute_on(client, command, arguments, bufnr, on_result)
+end
+
+--- `command` with the project of the buffer's server (its root folder) as argument.
+local function execute_for_project(command, bufnr)
+  bufnr = buffer(bufnr)
+  local client = the_client(bufnr)
+  if not client then
+    return false
+  end
+  return execute_on(client, command, { vim.uri_from_fname(client.config.root_dir) }, bufnr)
+end
+
 --- Fix the current buffer's file in the background; the edit arrives via applyEdit.
 function M.fix_file(bufnr)
-  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  bufnr = buffer(bufnr)
   return M.execute("stomper.fixFile", { vim.uri_from_bufnr(bufnr) }, bufnr)
 end
 
 --- Fix every file of the current buffer's project.
 function M.fix_all(bufnr)
-  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
-  local client = the_client(bufnr)
-  if not client then
-    return false
-  end
-  local root = client.config.root_dir
-  return M.execute("stomper.fixAll", { vim.uri_from_fname(root) }, bufnr)
+  return execute_for_project("stomper.fixAll", bufnr)
 end
 
 --- Cancel the fix run of the current buffer's project.
 function M.cancel(bufnr)
-  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
-  local client = the_client(bufnr)
-  if not client then
-    return false
-  end
-  return M.execute("stomper.cancel", { vim.uri_from_fname(client.config.root_dir) }, bufnr)
+  return execute_for_project("stomper.cancel", bufnr)
 end
 
 --- Stop every Stomper server and start them again for the open Python buffers
