@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Collection, Coroutine
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
@@ -135,13 +135,8 @@ class Sandbox:
             await restore(self._worktree, self.snapshot.commit, delta)
             self._index_seen = self._index_stamp()  # restoring rewrote the index
         written = await self._written_paths()
-        if written is None:  # the look above walked the tree: what it found is all there was
-            after = await collect_delta(self._worktree, only=delta.paths) if delta.paths else delta
-        elif written or delta.paths:
-            after = await collect_delta(self._worktree, only=sorted({*written, *delta.paths}))
-        else:
-            after = TreeDelta()
-        self._index_seen = self._index_stamp()
+        # Without a watch the look above walked the tree: what it found is all there was.
+        after = await self._look(delta.paths if written is None else {*written, *delta.paths})
         clean = after.clean and not self._guard.tampered()
         if clean and self._watch is not None and self._watch.alive:
             self._since_clean = set()
@@ -150,11 +145,14 @@ class Sandbox:
     async def _delta(self) -> TreeDelta:
         """Differences from the snapshot: over the paths written since the sandbox was
         clean when the watch can name them, else over the whole tree."""
-        written = await self._written_paths()
-        if written is None:
+        return await self._look(await self._written_paths())
+
+    async def _look(self, paths: Collection[str] | None) -> TreeDelta:
+        """`git status` over `paths` (None: the whole tree); no paths at all is clean."""
+        if paths is None:
             delta = await collect_delta(self._worktree)
-        elif written:
-            delta = await collect_delta(self._worktree, only=written)
+        elif paths:
+            delta = await collect_delta(self._worktree, only=sorted(paths))
         else:
             delta = TreeDelta()
         self._index_seen = self._index_stamp()  # our `status` may have refreshed the index
