@@ -49,12 +49,17 @@ def ram_base_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
     return found
 
 
+def configured_base_dir() -> Path | None:
+    """$STOMPER_SANDBOX_DIR, when the user set it."""
+    configured = os.environ.get(SANDBOX_DIR_ENV)
+    return Path(configured).resolve() if configured else None
+
+
 def sandbox_base_dir(base_dir: Path | None = None) -> Path:
     """`base_dir`, else $STOMPER_SANDBOX_DIR, else `<system temp>/stomper-sandboxes`."""
     if base_dir is not None:
         return Path(base_dir).resolve()
-    configured = os.environ.get(SANDBOX_DIR_ENV)
-    return Path(configured).resolve() if configured else default_base_dir().resolve()
+    return configured_base_dir() or default_base_dir().resolve()
 
 
 def short_hash(path: Path) -> str:

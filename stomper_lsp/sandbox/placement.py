@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stomper_lsp.sandbox.git import run_git
-from stomper_lsp.sandbox.layout import SANDBOX_DIR_ENV, default_base_dir, ram_base_dirs
+from stomper_lsp.sandbox.layout import configured_base_dir, default_base_dir, ram_base_dirs
 from stomper_lsp.sandbox.repository import RepositoryLocation
 
 _RAM_FILE_SYSTEMS = frozenset({"tmpfs", "ramfs"})
@@ -38,14 +38,9 @@ class Room:
     executable: bool
 
 
-def configured_base() -> Path | None:
-    configured = os.environ.get(SANDBOX_DIR_ENV)
-    return Path(configured).resolve() if configured else None
-
-
 def all_bases() -> list[Path]:
     """Every folder this user's runs may have put sandboxes in (for the start-up sweep)."""
-    configured = configured_base()
+    configured = configured_base_dir()
     if configured is not None:
         return [configured]
     return [*ram_base_dirs(), default_base_dir()]
@@ -137,7 +132,7 @@ async def choose_base_dir(
     """Where this run's shadow and sandboxes go (see the module docstring)."""
     room = room or room_at
     memory = memory or available_memory
-    configured = configured_base()
+    configured = configured_base_dir()
     if configured is not None:
         return configured
     fallback = default_base_dir().resolve()
