@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -28,7 +28,7 @@ from stomper_lsp.sandbox.layout import (
     sandbox_base_dir,
     shadow_lock_file,
 )
-from stomper_lsp.sandbox.repository import locate_repository
+from stomper_lsp.sandbox.repository import RepositoryLocation, locate_repository
 from stomper_lsp.sandbox.shadow import is_shadow
 from stomper_lsp.sandbox.shadow_refs import (
     STOMPER_REFS,
@@ -119,17 +119,30 @@ async def sweep_stale_sandboxes(repo_root: Path, *, base_dir: Path | None = None
     (a temp cleaner took it) but which git still listed, plus the removed folders of
     repositories that are gone.
     """
+    return await sweep_bases(repo_root, [sandbox_base_dir(base_dir)])
+
+
+async def sweep_bases(repo_root: Path, bases: Sequence[Path]) -> list[Path]:
+    """`sweep_stale_sandboxes` over several sandbox folders (every place a run may have
+    used), finding the repository and listing its own worktrees once for all of them."""
     location = await locate_repository(Path(repo_root).resolve())
-    base = sandbox_base_dir(base_dir)
+    user_worktrees = await _best_effort(registered_worktrees(location.git_common_dir), [])
+    swept = await asyncio.gather(
+        *(_sweep_base(location, user_worktrees, sandbox_base_dir(base)) for base in bases)
+    )
+    return sorted({path for paths in swept for path in paths})
+
+
+async def _sweep_base(
+    location: RepositoryLocation, user_worktrees: list[Path], base: Path
+) -> list[Path]:
     repo_dir = Path(os.path.realpath(repo_sandbox_dir(base, location.repo_root)))
     shadow = repo_dir / SHADOW_DIR_NAME
-    # Refs and worktrees are listed before the run folders: a pool creates its folder
-    # before its pin and worktrees, so whatever is listed here belongs to a folder that
-    # already exists below, and a run starting meanwhile is never taken for a dead one.
-    (refs, shadow_worktrees), user_worktrees = await asyncio.gather(
-        _best_effort(_shadow_listings(shadow), ([], [])),
-        _best_effort(registered_worktrees(location.git_common_dir), []),
-    )
+    # Refs and worktrees (the user's too, listed by the caller) are listed before the run
+    # folders: a pool creates its folder before its pin and worktrees, so whatever is
+    # listed here belongs to a folder that already exists below, and a run starting
+    # meanwhile is never taken for a dead one.
+    refs, shadow_worktrees = await _best_effort(_shadow_listings(shadow), ([], []))
     stale, live = await asyncio.to_thread(_stale_runs, repo_dir)
     doomed = [
         worktree
@@ -154,7 +167,7 @@ async def sweep_stale_sandboxes(repo_root: Path, *, base_dir: Path | None = None
     orphans = [worktree for worktree in doomed + legacy if worktree.parent not in runs]
     gone = await asyncio.to_thread(_orphaned_repo_dirs, base, repo_dir)
     await asyncio.gather(*(asyncio.to_thread(remove_tree, folder) for folder in gone))
-    return sorted({*runs, *orphans, *gone})
+    return [*runs, *orphans, *gone]
 
 
 async def _best_effort(work: Awaitable[_T], fallback: _T) -> _T:

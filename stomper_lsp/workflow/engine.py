@@ -23,7 +23,7 @@ from stomper_lsp.project import Project
 from stomper_lsp.sandbox.placement import all_bases, choose_base_dir
 from stomper_lsp.sandbox.pool import WorktreePool
 from stomper_lsp.sandbox.snapshot import SandboxError, create_snapshot, locate_repository
-from stomper_lsp.sandbox.sweep import sweep_stale_sandboxes
+from stomper_lsp.sandbox.sweep import sweep_bases
 from stomper_lsp.user_dirs import user_path
 from stomper_lsp.workflow.context import RunContext
 from stomper_lsp.workflow.errors import FixRunError
@@ -72,9 +72,7 @@ async def run_fix(
         snapshot = await create_snapshot(project.root, overlays, base_dir=base_dir)
     except (AgentUnavailableError, SandboxError) as exc:
         raise FixRunError(str(exc)) from exc
-    await asyncio.gather(
-        *(sweep_stale_sandboxes(snapshot.repo_root, base_dir=base) for base in all_bases())
-    )
+    await sweep_bases(snapshot.repo_root, all_bases())
     timings["snapshot"] = time.monotonic() - started
     run_id = uuid.uuid4().hex[:12]
     log_dir = log_root() / run_id
