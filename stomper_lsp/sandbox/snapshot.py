@@ -153,14 +153,16 @@ async def create_snapshot(
     overlays: Mapping[str, str] | None = None,
     *,
     base_dir: Path | None = None,
+    location: RepositoryLocation | None = None,
 ) -> Snapshot:
     """One commit holding tracked changes, untracked-not-ignored files and `overlays`.
 
     `overlays` maps project-relative POSIX paths to unsaved editor text. HEAD is the parent
     when it exists; a repository without commits works too. The commit and its new objects
     live in the shadow repository under `base_dir` (default: the sandbox folder).
+    `location` is `project_root`'s repository, when the caller has looked it up already.
     """
-    location = await locate_repository(Path(project_root).resolve())
+    location = location or await locate_repository(Path(project_root).resolve())
     repo_root = location.repo_root
     staged_overlays = {
         to_repo_path(location.project_prefix, path): text

@@ -119,13 +119,13 @@ async def sweep_stale_sandboxes(repo_root: Path, *, base_dir: Path | None = None
     (a temp cleaner took it) but which git still listed, plus the removed folders of
     repositories that are gone.
     """
-    return await sweep_bases(repo_root, [sandbox_base_dir(base_dir)])
-
-
-async def sweep_bases(repo_root: Path, bases: Sequence[Path]) -> list[Path]:
-    """`sweep_stale_sandboxes` over several sandbox folders (every place a run may have
-    used), finding the repository and listing its own worktrees once for all of them."""
     location = await locate_repository(Path(repo_root).resolve())
+    return await sweep_bases(location, [sandbox_base_dir(base_dir)])
+
+
+async def sweep_bases(location: RepositoryLocation, bases: Sequence[Path]) -> list[Path]:
+    """`sweep_stale_sandboxes` over several sandbox folders (every place a run may have
+    used), listing the repository's own worktrees once for all of them."""
     user_worktrees = await _best_effort(registered_worktrees(location.git_common_dir), [])
     swept = await asyncio.gather(
         *(_sweep_base(location, user_worktrees, sandbox_base_dir(base)) for base in bases)

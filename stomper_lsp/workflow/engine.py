@@ -69,10 +69,12 @@ async def run_fix(
         chosen = agent or await build_agent(config, project.environment)
         location = await locate_repository(project.root)
         base_dir = await choose_base_dir(location, config.max_parallel_files)
-        snapshot = await create_snapshot(project.root, overlays, base_dir=base_dir)
+        snapshot = await create_snapshot(
+            project.root, overlays, base_dir=base_dir, location=location
+        )
     except (AgentUnavailableError, SandboxError) as exc:
         raise FixRunError(str(exc)) from exc
-    await sweep_bases(snapshot.repo_root, all_bases())
+    await sweep_bases(location, all_bases())
     timings["snapshot"] = time.monotonic() - started
     run_id = uuid.uuid4().hex[:12]
     log_dir = log_root() / run_id
