@@ -20,6 +20,7 @@ from stomper_lsp.checkers.errors import CheckerError
 from stomper_lsp.checkers.model import Applicability, Issue, new_issues
 from stomper_lsp.checkers.ruff import RuffChecker
 from stomper_lsp.process import ProcessResult
+from stomper_lsp.symlinks import link_refusal
 
 # Rule codes such as F401, UP006, PLR0913; not pseudo-codes like `invalid-syntax`.
 _RULE_CODE = re.compile(r"[A-Z]+[0-9]+")
@@ -70,6 +71,11 @@ class RuffFixAgent:
         # Unsafe fixes can change behaviour or types (B006 turns `= []` into `= None`); if
         # attempt 1 was rejected, attempt 2 keeps to the safe ones.
         unsafe = task.attempt == 1
+        refusal = link_refusal(task.workdir, task.target)
+        if refusal is not None:
+            # ruff writes through links: a committed `link.py -> /elsewhere.py` would be
+            # fixed outside the repository.
+            return AgentResult(exit_code=None, timed_out=False, summary=f"skipped: {refusal}")
         codes = fixable_codes(task.issues, unsafe=unsafe)
         if not codes:
             return AgentResult(

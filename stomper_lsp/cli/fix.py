@@ -54,6 +54,9 @@ async def run_fix_command(
     return EXIT_ISSUES if left or delivery.conflicts or commits.refused else EXIT_CLEAN
 
 
+_EXPLAINED = (FileStatus.FAILED, FileStatus.CONFLICT, FileStatus.SKIPPED)
+
+
 def _print_text(
     report: FixReport, delivery: DeliveryResult, commits: CommitReport, *, dry_run: bool,
     out: TextIO,
@@ -77,8 +80,11 @@ def _print_text(
                 f"{o.issues_after:>5}  {o.attempts:>5}  {o.duration_s:>5.1f}s",
                 file=out,
             )
-            if o.status in (FileStatus.FAILED, FileStatus.CONFLICT) and o.message:
+            if o.status in _EXPLAINED and o.message:
                 print(f"{'':<10} {o.message.splitlines()[0]}", file=out)
+            left_out = sorted({p for a in o.attempt_reports for p in a.left_out})
+            if left_out and o.status in (FileStatus.FIXED, FileStatus.PARTIAL):
+                print(f"{'':<10} left out (not delivered): {', '.join(left_out)}", file=out)
     for path, why in delivery.conflicts.items():
         print(f"not written: {path}: {why}", file=out)
     for sha, message, paths in commits.commits:

@@ -9,13 +9,14 @@ from stomper_lsp.workflow.progress import describe
 from stomper_lsp.workflow.report import ProgressEvent
 
 _PLAIN_KINDS = frozenset(
-    {"started", "rejected", "verified", "merged", "conflict", "failed", "unchanged"}
+    {"started", "rejected", "verified", "merged", "conflict", "failed", "unchanged", "skipped"}
 )
 _STATUS_WORD = {
     "merged": "done",
     "conflict": "conflict",
     "failed": "failed",
     "unchanged": "unchanged",
+    "skipped": "skipped",
 }
 
 

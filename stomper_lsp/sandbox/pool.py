@@ -120,6 +120,25 @@ class Sandbox:
         except OSError:
             return None
 
+    async def discard(self, paths: Collection[str]) -> None:
+        """Put project-relative `paths` an agent wrote back to the snapshot, and only them.
+
+        Used for what an attempt may not deliver (notes, caches, non-Python edits), so the
+        re-check sees exactly the tree that would be delivered.
+        """
+        if not paths:
+            return
+        wanted = {to_repo_path(self.snapshot.project_prefix, path) for path in paths}
+        delta = self._last_delta or await self._delta()
+        subset = TreeDelta(
+            {path: status for path, status in delta.indexed.items() if path in wanted},
+            [path for path in delta.untracked if path.rstrip("/") in wanted],
+        )
+        self._last_delta = None
+        if not subset.clean:
+            await restore(self._worktree, self.snapshot.commit, subset)
+            self._index_seen = self._index_stamp()  # restoring rewrote the index
+
     async def reset(self) -> bool:
         """Back to the snapshot, touching only what changed; False when it is not clean.
 

@@ -42,6 +42,7 @@ def summary(report: FixReport, delivery: Delivery) -> str:
     partial = report.by_status(FileStatus.PARTIAL)
     unchanged = report.by_status(FileStatus.UNCHANGED)
     failed = report.by_status(FileStatus.FAILED)
+    skipped = report.by_status(FileStatus.SKIPPED)
     conflicts = len(report.by_status(FileStatus.CONFLICT)) + len(delivery.conflicts)
     issues = sum(f.issues_fixed for f in [*fixed, *partial])
     parts = [f"{plural(len(fixed), 'file')} fixed ({plural(issues, 'issue')})"]
@@ -51,6 +52,8 @@ def summary(report: FixReport, delivery: Delivery) -> str:
         parts.append(f"{len(unchanged)} unchanged")
     if failed:
         parts.append(f"{len(failed)} failed")
+    if skipped:
+        parts.append(f"{len(skipped)} skipped ({skipped[0].message})")
     if conflicts:
         parts.append(f"{plural(conflicts, 'conflict')} left alone")
     text = "Stomper: " + ", ".join(parts) + "."

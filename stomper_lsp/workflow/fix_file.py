@@ -1,7 +1,7 @@
 """The whole pipeline of one file, in ONE graph node so the fan-in is exact.
 
-lease a sandbox at the snapshot -> agent attempt -> re-check -> (retry with feedback) ->
-optional tests -> diff against the snapshot -> merge under the lock -> release.
+lease a sandbox at the snapshot -> the verified-fix body (agent, capture, re-check,
+retries, tests: verified_fix.py) -> merge its verified texts under the lock -> release.
 Every failure is caught here and returned as an outcome: one file never sinks the run.
 """
 
@@ -14,22 +14,14 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from stomper_lsp.agents.base import AgentResult, AgentTask
 from stomper_lsp.checkers.model import Issue
-from stomper_lsp.process import run_process
-from stomper_lsp.sandbox.pool import Sandbox, SandboxChanges
+from stomper_lsp.sandbox.pool import Sandbox
 from stomper_lsp.sandbox.snapshot import read_snapshot_files
 from stomper_lsp.workflow.context import RunContext
-from stomper_lsp.workflow.report import FileOutcome, FileStatus, ProgressKind
+from stomper_lsp.workflow.report import AttemptReport, FileOutcome, FileStatus, ProgressKind
 from stomper_lsp.workflow.state import FileJob
-from stomper_lsp.workflow.verification import Verdict, checked_paths, judge
-
-_TEST_OUTPUT_TAIL = 3000
-
-
-def _is_tool_dropping(path: str) -> bool:
-    """A new file under a dot-folder or dot-named (agent history, tool caches): never delivered."""
-    return any(part.startswith(".") for part in path.split("/"))
+from stomper_lsp.workflow.verification import Verdict
+from stomper_lsp.workflow.verified_fix import FixRequest, VerifiedFix, find_verified_fix
 
 
 def log_name(path: str) -> str:
@@ -62,7 +54,8 @@ class _FilePipeline:
         self.writer({"progress": event.model_dump(mode="json")})
 
     def outcome(self, status: FileStatus, verdict: Verdict | None, attempts: int,
-                message: str, changed: list[str] | None = None) -> FileOutcome:
+                message: str, changed: list[str] | None = None, *,
+                reports: list[AttemptReport] | None = None) -> FileOutcome:
         applied = verdict is not None and status in (FileStatus.FIXED, FileStatus.PARTIAL)
         return FileOutcome(
             path=self.path,
@@ -77,6 +70,7 @@ class _FilePipeline:
             log_path=str(self.log_path) if self.log_path.exists() else None,
             message=message,
             changed_paths=changed or [],
+            attempt_reports=reports or [],
         )
 
     async def run(self) -> FileOutcome:
@@ -93,87 +87,41 @@ class _FilePipeline:
             finally:
                 await _settle(self._base_text)
 
-    async def _attempt(
-        self, sandbox: Sandbox, attempt: int, last: Verdict | None
-    ) -> tuple[Verdict, SandboxChanges]:
-        """One agent run and its verdict, with the changes it was judged on."""
-        ctx = self.ctx
-        self.emit("attempt", f"attempt {attempt}", attempt)
-        sandbox.mark_dirty()
-        task = AgentTask(
-            workdir=sandbox.project_dir,
-            target=self.path,
-            issues=self.before,
-            attempt=attempt,
-            previous_issues=(last.remaining + last.introduced_issues) if last else (),
-            feedback=last.reason if last else "",
-            log_path=self.log_path,
-            timeout=ctx.project.config.agent_timeout,
-            prompt_dir=ctx.run_dir / "prompts",
-        )
-        started = time.monotonic()
-        result = await ctx.agent.fix(task)
-        self.agent_seconds += time.monotonic() - started
-        changes = await sandbox.changes()
-        runner = ctx.runner_for(sandbox.slot)
-        report = await runner.run(sandbox.project_dir, checked_paths(changes))
-        if report.errors:
-            problems = "; ".join(e.problem for e in report.errors)
-            return Verdict(False, f"re-checking failed: {problems}"), changes
-        verdict = judge(self.path, ctx.baseline, report.issues, changes)
-        if isinstance(result, AgentResult) and result.timed_out and verdict.accepted:
-            # A killed agent may have stopped mid-edit; its half-written files are not trusted.
-            return Verdict(False, f"the agent was stopped: {result.summary}"), changes
-        if verdict.accepted and ctx.test_command:
-            sandbox.mark_dirty()  # tests may write files; those are never part of the fix
-            failure = await self._run_tests(sandbox)
-            if failure:
-                return Verdict(False, failure, remaining=verdict.remaining), changes
-        return verdict, changes
-
-    async def _run_tests(self, sandbox: Sandbox) -> str | None:
-        command = self.ctx.test_command or []
-        try:
-            result = await run_process(
-                command, cwd=sandbox.project_dir, timeout=self.ctx.project.config.agent_timeout
-            )
-        except OSError as exc:
-            return f"the test command {command[0]!r} could not start: {exc}"
-        if result.timed_out:
-            return "the test command timed out"
-        if result.returncode != 0:
-            tail = (result.stdout_text + result.stderr_text)[-_TEST_OUTPUT_TAIL:]
-            return f"the test command failed (exit {result.returncode}):\n{tail}"
-        return None
-
     async def _in_sandbox(self, sandbox: Sandbox) -> FileOutcome:
-        agent = self.ctx.agent
-        max_attempts = min(
-            self.ctx.project.config.max_attempts,
-            getattr(agent, "max_useful_attempts", None) or self.ctx.project.config.max_attempts,
+        ctx = self.ctx
+        request = FixRequest(
+            path=self.path,
+            issues=self.before,
+            baseline=ctx.baseline,
+            max_attempts=ctx.project.config.max_attempts,
+            agent_timeout=ctx.project.config.agent_timeout,
+            log_path=self.log_path,
+            prompt_dir=ctx.run_dir / "prompts",
+            test_command=ctx.test_command,
         )
-        fresh = bool(getattr(agent, "fresh_attempts", False))
-        verdict: Verdict | None = None
-        changes: SandboxChanges | None = None
-        attempts = 0
-        for attempt in range(1, max_attempts + 1):
-            attempts = attempt
-            if fresh and attempt > 1 and not await sandbox.reset():
-                break  # the sandbox cannot be made clean: no fair retry is possible
-            verdict, changes = await self._attempt(sandbox, attempt, verdict)
-            if verdict.accepted:
-                self.emit("verified", verdict.reason, attempt)
-                break
-            self.emit("rejected", verdict.reason, attempt)
-            if verdict.final:
-                break
-        if verdict is None or changes is None or not verdict.accepted:
+        found = await find_verified_fix(
+            request,
+            agent=ctx.agent,
+            sandbox=sandbox,
+            runner=ctx.runner_for(sandbox.slot),
+            emit=lambda kind, message, attempt: self.emit(kind, message, attempt),
+        )
+        self.agent_seconds = found.agent_seconds
+        return await self.deliver(found)
+
+    async def deliver(self, found: VerifiedFix) -> FileOutcome:
+        """Turn the body's data into this file's outcome, merging what was verified."""
+        verdict, attempts, reports = found.verdict, found.attempts, found.reports
+        if found.skipped is not None:
+            self.emit("skipped", found.skipped)
+            return self.outcome(FileStatus.SKIPPED, None, 0, found.skipped)
+        if verdict is None or not found.accepted:
             reason = verdict.reason if verdict else "no attempt ran"
             unchanged = verdict is not None and verdict.reason == "no file was changed"
             status = FileStatus.UNCHANGED if unchanged else FileStatus.FAILED
             self.emit("unchanged" if unchanged else "failed", reason)
-            return self.outcome(status, verdict, attempts, reason)
-        return await self._merge(sandbox, verdict, changes, attempts)
+            return self.outcome(status, verdict, attempts, reason, reports=reports)
+        return await self._merge(verdict, found.texts, attempts, reports)
 
     async def _base_texts(self, paths: list[str]) -> dict[str, str | None]:
         base = dict(await self._base_text) if self._base_text else {}
@@ -182,16 +130,10 @@ class _FilePipeline:
         return base
 
     async def _merge(
-        self, sandbox: Sandbox, verdict: Verdict, changes: SandboxChanges, attempts: int
+        self, verdict: Verdict, new_texts: dict[str, str], attempts: int,
+        reports: list[AttemptReport],
     ) -> FileOutcome:
-        """Deliver exactly what was verified: the attempt's changes, not what tests wrote."""
-        new_texts: dict[str, str] = {}
-        for path in changes.modified + changes.added:
-            if path in changes.added and _is_tool_dropping(path):
-                continue
-            text = await sandbox.read_text(path)
-            if text is not None:
-                new_texts[path] = text
+        """Merge exactly the verified texts; the sandbox is never read again."""
         base = await self._base_texts(sorted(new_texts))
         merged = await self.ctx.result.merge(base, new_texts)
         changed = sorted(new_texts)
@@ -200,10 +142,12 @@ class _FilePipeline:
                 f"overlaps with an earlier fix in {', '.join(merged.conflicts)}; not applied"
             )
             self.emit("conflict", message)
-            return self.outcome(FileStatus.CONFLICT, verdict, attempts, message, changed)
+            return self.outcome(
+                FileStatus.CONFLICT, verdict, attempts, message, changed, reports=reports
+            )
         status = FileStatus.FIXED if not verdict.remaining else FileStatus.PARTIAL
         self.emit("merged", verdict.reason)
-        return self.outcome(status, verdict, attempts, verdict.reason, changed)
+        return self.outcome(status, verdict, attempts, verdict.reason, changed, reports=reports)
 
 
 async def fix_file(state: FileJob, *, runtime: Runtime[RunContext]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ class ProgressTracker:
     ) -> ProgressEvent:
         if kind == "started":
             self.running += 1
-        elif kind in ("merged", "conflict", "failed", "unchanged"):
+        elif kind in ("merged", "conflict", "failed", "unchanged", "skipped"):
             self.running = max(self.running - 1, 0)
             self.done += 1
         return ProgressEvent(

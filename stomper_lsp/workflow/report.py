@@ -17,6 +17,7 @@ class FileStatus(StrEnum):
     FAILED = "failed"  # no acceptable attempt (or the agent/sandbox broke)
     CONFLICT = "conflict"  # an accepted fix overlapped an earlier one; not applied
     UNCHANGED = "unchanged"  # nothing to apply (no fixable change)
+    SKIPPED = "skipped"  # never given to an agent (e.g. the file is a symbolic link)
 
 
 class RunStatus(StrEnum):
@@ -27,7 +28,7 @@ class RunStatus(StrEnum):
 
 ProgressKind = Literal[
     "run_started", "queued", "started", "attempt", "verified", "rejected", "merged",
-    "conflict", "failed", "unchanged", "run_finished",
+    "conflict", "failed", "unchanged", "skipped", "run_finished",
 ]
 
 
@@ -39,6 +40,27 @@ class ProgressEvent(BaseModel):
     done: int = 0
     total: int = 0
     running: int = 0
+
+
+class AttemptReport(BaseModel):
+    """How one attempt on one file was judged; also appended to the file's agent log."""
+
+    attempt: int
+    verdict: Literal["accepted", "rejected", "failed"]
+    """failed: the attempt could not be judged (a checker broke), not that it was bad."""
+    reason: str
+    new_issues: list[str] = Field(default_factory=list)
+    """Issues the attempt introduced, as `path:line tool code message`."""
+    left_out: list[str] = Field(default_factory=list)
+    """Files the agent wrote that are never delivered (notes, histories, caches, non-Python
+    edits): they were put back to the snapshot before the re-check, so the verdict is about
+    exactly what would be delivered."""
+    agent_exit: int | None = None
+    timed_out: bool = False
+    test_tail: str = ""
+    tokens: int | None = None
+    usd: float | None = None
+    dropped_fixes: list[str] = Field(default_factory=list)
 
 
 class FileOutcome(BaseModel):
@@ -56,6 +78,7 @@ class FileOutcome(BaseModel):
     message: str = ""
     changed_paths: list[str] = Field(default_factory=list)
     """Every file this outcome changed (the target and any other file the agent edited)."""
+    attempt_reports: list[AttemptReport] = Field(default_factory=list)
 
 
 class FileChange(BaseModel):

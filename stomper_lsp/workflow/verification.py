@@ -1,7 +1,15 @@
 """Judging an attempt by re-running the checkers, never by what the agent says.
 
-A verdict compares issue fingerprints before and after, on the target and on every other
-file the agent touched, and refuses edits that escape the project or reach into `.git`.
+The rule (docs/architecture.md, "What an attempt may deliver"):
+- The files judged are the target, always, plus every Python file the agent modified or
+  created (a new one under a dot-folder or dot-named is a tool dropping, not a fix).
+- Everything else it wrote (notes, histories, caches, edits to non-Python files) is left
+  out: put back to the snapshot before the re-check and never delivered, so the checkers
+  judge exactly the tree that would be delivered (a `pyproject.toml` that silences a rule
+  cannot count as a fix).
+- An attempt is accepted only if the target's own issues went down and no judged file
+  gained an issue. Deleting any file, writing into `.git` or outside the project, or a
+  judged file that is a symbolic link or not a regular file, rejects it.
 """
 
 from __future__ import annotations
@@ -27,6 +35,36 @@ class Verdict:
     introduced_issues: list[Issue] = field(default_factory=list)
     final: bool = False
     """No retry can help (the sandbox itself was tampered with)."""
+    left_out: list[str] = field(default_factory=list)
+    """Files the agent wrote that are not delivered (see the module's rule)."""
+
+
+def is_tool_dropping(path: str) -> bool:
+    """A new file under a dot-folder or dot-named (agent history, tool caches)."""
+    return any(part.startswith(".") for part in path.split("/"))
+
+
+@dataclass(frozen=True)
+class AttemptFiles:
+    """An attempt's written files, split by the delivery rule."""
+
+    judged: list[str]
+    """Re-checked, and delivered when changed: the target plus the Python files written."""
+    left_out: list[str]
+    """Written but never delivered; put back to the snapshot before the re-check."""
+
+
+def split_changes(target: str, changes: SandboxChanges) -> AttemptFiles:
+    judged = {target}
+    left_out: list[str] = []
+    added = set(changes.added)
+    for path in changes.modified + changes.added:
+        is_python = path.endswith(PYTHON_SUFFIXES)
+        if is_python and not (path in added and is_tool_dropping(path)):
+            judged.add(path)
+        else:
+            left_out.append(path)
+    return AttemptFiles(sorted(judged), sorted(left_out))
 
 
 def refuse_unsafe_changes(target: str, changes: SandboxChanges) -> Verdict | None:
@@ -40,48 +78,47 @@ def refuse_unsafe_changes(target: str, changes: SandboxChanges) -> Verdict | Non
         return Verdict(False, f"the agent changed files outside the project: {listed}")
     if target in changes.deleted:
         return Verdict(False, f"the agent deleted {target}; fix the issues, keep the file")
+    if changes.deleted:
+        listed = ", ".join(changes.deleted[:_LISTED])
+        return Verdict(
+            False, f"the agent deleted {listed}; Stomper never deletes files, keep every file"
+        )
     if not changes.changed:
         return Verdict(False, "no file was changed")
     return None
 
 
-def checked_paths(changes: SandboxChanges) -> list[str]:
-    """The Python files to re-check after an attempt: every one the agent touched."""
-    return sorted(p for p in changes.modified + changes.added if p.endswith(PYTHON_SUFFIXES))
+def describe(issue: Issue) -> str:
+    return f"{issue.path}:{issue.line} {issue.tool} {issue.code} {issue.message.splitlines()[0]}"
 
 
 def judge(
     target: str,
     baseline: Mapping[str, Sequence[Issue]],
     after: Sequence[Issue],
-    changes: SandboxChanges,
+    checked: Sequence[str],
 ) -> Verdict:
-    """Accept when the target has fewer issues and no touched file gained one."""
-    refused = refuse_unsafe_changes(target, changes)
-    if refused is not None:
-        return refused
+    """Accept when the target has fewer issues and no checked file gained one.
+
+    `after` holds the issues the checkers found in `checked` (the target among them).
+    """
     after_by_path: dict[str, list[Issue]] = {}
     for issue in after:
         after_by_path.setdefault(issue.path, []).append(issue)
     introduced: list[Issue] = []
-    for path in checked_paths(changes):
+    for path in sorted(set(checked) | {target}):
         introduced.extend(new_issues(baseline.get(path, []), after_by_path.get(path, [])))
     target_delta = IssueDelta.between(baseline.get(target, []), after_by_path.get(target, []))
     remaining = after_by_path.get(target, [])
     if introduced:
-        listed = "; ".join(
-            f"{i.path}:{i.line} {i.tool} {i.code} {i.message.splitlines()[0]}"
-            for i in introduced[:_LISTED]
-        )
+        listed = "; ".join(describe(i) for i in introduced[:_LISTED])
         return Verdict(
             False, f"the attempt introduced {len(introduced)} new issue(s): {listed}",
             fixed=target_delta.fixed, introduced=len(introduced), remaining=remaining,
             introduced_issues=introduced,
         )
     if target_delta.fixed == 0:
-        return Verdict(
-            False, "no issue of the target was fixed", remaining=remaining,
-        )
+        return Verdict(False, "no issue of the target was fixed", remaining=remaining)
     return Verdict(
         True,
         f"fixed {target_delta.fixed}, {len(remaining)} left",

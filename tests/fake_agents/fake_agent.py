@@ -37,6 +37,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--replace", nargs=2, action="append", default=[], metavar=("OLD", "NEW"))
     p.add_argument("--append", metavar="TEXT")
     p.add_argument("--write", nargs=2, action="append", default=[], metavar=("PATH", "TEXT"))
+    p.add_argument("--remove", action="append", default=[], metavar="PATH",
+                   help="delete PATH (relative to the cwd); repeatable")
+    p.add_argument("--link", nargs=2, action="append", default=[], metavar=("PATH", "DEST"),
+                   help="replace PATH with a symbolic link to DEST; repeatable")
+    p.add_argument("--late-write", metavar="TEXT",
+                   help="a setsid double-forked daemon rewrites the target with TEXT later")
+    p.add_argument("--late-delay", type=float, metavar="S",
+                   help="for --late-write: sleep S s (default: wait until a checker that ran "
+                        "in this folder has finished)")
     p.add_argument("--syntax-error", action="store_true")
     p.add_argument("--ruff-fix", action="store_true")
     p.add_argument("--ruff", help="ruff binary for --ruff-fix (default: next to the python)")
@@ -87,6 +96,57 @@ def _record_argv(path: Path) -> None:
             prompt = candidate.read_text(encoding="utf-8")
     data = {"argv": sys.argv, "cwd": os.getcwd(), "prompt": prompt}
     path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def _checkers_here(cwd: str) -> set[int]:
+    """Pids of ruff/mypy processes working in `cwd` (what Stomper's re-check runs)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            here = os.readlink(f"/proc/{entry}/cwd") == cwd
+        except OSError:
+            continue
+        names = [os.path.basename(arg) for arg in argv[:3]]
+        if here and any(name == b"ruff" or name.startswith(b"mypy") for name in names):
+            found.add(int(entry))
+    return found
+
+
+def _wait_for_a_check(cwd: str, limit: float = 20.0) -> None:
+    """Return once a checker has started in `cwd` and every one of them has ended."""
+    deadline = time.monotonic() + limit
+    seen = False
+    while time.monotonic() < deadline:
+        running = _checkers_here(cwd)
+        if running:
+            seen = True
+        elif seen:
+            return
+        time.sleep(0.002)
+
+
+def _late_write(target: Path, text: str, delay: float | None) -> None:
+    """Detach a daemon (setsid, double fork, stdio closed) that rewrites the target later."""
+    cwd = os.getcwd()
+    if os.fork() > 0:
+        return
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    try:
+        if delay is not None:
+            time.sleep(delay)
+        else:
+            _wait_for_a_check(cwd)
+        target.write_text(text, encoding="utf-8")
+    finally:
+        os._exit(0)
 
 
 def _hang(pid_dir: Path | None) -> None:
@@ -140,6 +200,13 @@ def main() -> None:
         destination = Path(path)
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_text(_unescape(text), encoding="utf-8")
+    for path in args.remove:
+        Path(path).unlink()
+    for path, dest in args.link:
+        Path(path).unlink(missing_ok=True)
+        Path(path).symlink_to(dest)
+    if args.late_write is not None:
+        _late_write(_target(args).resolve(), _unescape(args.late_write), args.late_delay)
     if args.syntax_error:
         _edit(_target(args), lambda text: text + "def broken(:\n")
     if args.ruff_fix:

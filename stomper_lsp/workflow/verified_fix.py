@@ -1,0 +1,298 @@
+"""One file's body: agent -> capture -> re-check -> (retry) -> the verified texts, as data.
+
+Separate from the merge on purpose: it needs only an agent, a leased sandbox and a check
+runner, and returns plain data (`VerifiedFix`: the verdict, the per-attempt reports and
+`{path: verified text}`), so it can run on another machine while the merge stays with
+the coordinator.
+
+Per attempt, in this order (see verification.py for the delivery rule):
+1. the agent runs to its end;
+2. what it wrote is listed; deletions, `.git` and escapes are refused outright;
+3. files it may not deliver are put back to the snapshot (they are reported as left out);
+4. the judged files (the target, always, and the Python files it wrote) are captured once;
+5. the checkers re-check them on disk; then the files are hashed again and the sandbox
+   looked at again: anything that moved since the capture rejects the attempt;
+6. the optional test command runs, and the hashes are checked once more.
+The texts handed back are the captured ones, never a later read of the sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from stomper_lsp.agents.base import Agent, AgentResult, AgentTask
+from stomper_lsp.checkers.model import Issue
+from stomper_lsp.checkers.runner import CheckRunner
+from stomper_lsp.process import run_process
+from stomper_lsp.sandbox.pool import Sandbox, SandboxChanges
+from stomper_lsp.symlinks import link_refusal
+from stomper_lsp.workflow.capture import Capture, UncapturableFileError, capture
+from stomper_lsp.workflow.report import AttemptReport
+from stomper_lsp.workflow.verification import (
+    AttemptFiles,
+    Verdict,
+    describe,
+    judge,
+    refuse_unsafe_changes,
+    split_changes,
+)
+
+TEST_OUTPUT_TAIL = 3000
+_LISTED = 12
+
+Emit = Callable[[Literal["attempt", "verified", "rejected"], str, int], None]
+
+
+@dataclass(frozen=True)
+class FixRequest:
+    """Everything about one file the body needs besides its services (plain data)."""
+
+    path: str
+    issues: Sequence[Issue]
+    baseline: Mapping[str, Sequence[Issue]]
+    """Snapshot issues per project-relative path (the target's and any file it may touch)."""
+    max_attempts: int
+    agent_timeout: float
+    log_path: Path
+    prompt_dir: Path
+    test_command: Sequence[str] | None = None
+
+
+@dataclass
+class VerifiedFix:
+    """What the body found: the last verdict and, when accepted, the verified texts."""
+
+    verdict: Verdict | None = None
+    attempts: int = 0
+    agent_seconds: float = 0.0
+    texts: dict[str, str] = field(default_factory=dict)
+    """Changed files to deliver -> the exact text that was verified (empty unless accepted)."""
+    digests: dict[str, str] = field(default_factory=dict)
+    """sha256 of the captured bytes of each file in `texts`."""
+    reports: list[AttemptReport] = field(default_factory=list)
+    skipped: str | None = None
+    """Why the file was never given to an agent (e.g. it is a symbolic link)."""
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict is not None and self.verdict.accepted
+
+
+@dataclass
+class _Judged:
+    verdict: Verdict
+    kind: Literal["accepted", "rejected", "failed"]
+    captured: Capture | None = None
+    delivered: list[str] = field(default_factory=list)
+    test_tail: str = ""
+
+
+def _listed(paths: Sequence[str]) -> str:
+    more = f" and {len(paths) - _LISTED} more" if len(paths) > _LISTED else ""
+    return ", ".join(paths[:_LISTED]) + more
+
+
+def _late_change(paths: Sequence[str]) -> Verdict:
+    return Verdict(
+        False,
+        f"a file changed after the agent finished ({_listed(paths)}); what was checked "
+        "is not what is there now, so nothing of this attempt is trusted",
+    )
+
+
+def _same_tree(before: SandboxChanges, after: SandboxChanges, left_out: Sequence[str]) -> bool:
+    """The sandbox after the re-check still holds what was judged, and nothing else."""
+    expected = sorted(set(before.modified + before.added) - set(left_out))
+    return (
+        sorted(after.modified + after.added) == expected
+        and not after.deleted
+        and not after.outside_project
+        and not after.touched_git
+    )
+
+
+class _Body:
+    def __init__(
+        self, request: FixRequest, agent: Agent, sandbox: Sandbox, runner: CheckRunner,
+        emit: Emit,
+    ) -> None:
+        self.request = request
+        self.agent = agent
+        self.sandbox = sandbox
+        self.runner = runner
+        self.emit = emit
+        self.result = VerifiedFix()
+
+    async def run(self) -> VerifiedFix:
+        path = self.request.path
+        refusal = link_refusal(self.sandbox.project_dir, path)
+        if refusal is not None:
+            self.result.skipped = refusal
+            return self.result
+        max_attempts = min(
+            self.request.max_attempts,
+            getattr(self.agent, "max_useful_attempts", None) or self.request.max_attempts,
+        )
+        fresh = bool(getattr(self.agent, "fresh_attempts", False))
+        verdict: Verdict | None = None
+        for attempt in range(1, max_attempts + 1):
+            if fresh and attempt > 1 and not await self.sandbox.reset():
+                break  # the sandbox cannot be made clean: no fair retry is possible
+            self.result.attempts = attempt
+            judged = await self._attempt(attempt, verdict)
+            verdict = self.result.verdict = judged.verdict
+            if judged.kind == "accepted" and judged.captured is not None:
+                self.result.texts = {
+                    p: text
+                    for p in judged.delivered
+                    if (text := judged.captured.text(p)) is not None
+                }
+                self.result.digests = {p: judged.captured.digests[p] for p in self.result.texts}
+                self.emit("verified", verdict.reason, attempt)
+                break
+            self.emit("rejected", verdict.reason, attempt)
+            if verdict.final:
+                break
+        return self.result
+
+    async def _attempt(self, attempt: int, last: Verdict | None) -> _Judged:
+        request = self.request
+        self.emit("attempt", f"attempt {attempt}", attempt)
+        self.sandbox.mark_dirty()
+        task = AgentTask(
+            workdir=self.sandbox.project_dir,
+            target=request.path,
+            issues=request.issues,
+            attempt=attempt,
+            previous_issues=(last.remaining + last.introduced_issues) if last else (),
+            feedback=last.reason if last else "",
+            log_path=request.log_path,
+            timeout=request.agent_timeout,
+            prompt_dir=request.prompt_dir,
+        )
+        started = time.monotonic()
+        outcome = await self.agent.fix(task)
+        self.result.agent_seconds += time.monotonic() - started
+        judged = await self._judge(outcome)
+        await self._record(attempt, judged, outcome)
+        return judged
+
+    async def _judge(self, outcome: object) -> _Judged:
+        path = self.request.path
+        changes = await self.sandbox.changes()
+        refused = refuse_unsafe_changes(path, changes)
+        if refused is not None:
+            return _Judged(refused, "rejected")
+        files = split_changes(path, changes)
+        left_out = files.left_out
+        await self.sandbox.discard(left_out)
+        try:
+            captured = await capture(self.sandbox.project_dir, files.judged)
+        except UncapturableFileError as exc:
+            return _Judged(Verdict(False, str(exc), left_out=left_out), "rejected")
+        missing = [p for p, data in captured.data.items() if data is None]
+        if missing:
+            return _Judged(_late_change(missing), "rejected")
+        verdict, kind = await self._check(files, captured, changes)
+        verdict = dataclasses.replace(verdict, left_out=left_out)
+        if kind != "accepted":
+            return _Judged(verdict, kind)
+        if isinstance(outcome, AgentResult) and outcome.timed_out:
+            # A killed agent may have stopped mid-edit; its half-written files are not trusted.
+            return _Judged(
+                dataclasses.replace(verdict, accepted=False,
+                                    reason=f"the agent was stopped: {outcome.summary}"),
+                "rejected",
+            )
+        delivered = sorted(set(files.judged) & set(changes.modified + changes.added))
+        if self.request.test_command:
+            self.sandbox.mark_dirty()  # tests may write files; those are never part of the fix
+            failure, tail = await self._run_tests()
+            late = await captured.changed_since_async()
+            if late:
+                return _Judged(_late_change(late), "rejected", test_tail=tail)
+            if failure:
+                rejected = Verdict(False, failure, remaining=verdict.remaining, left_out=left_out)
+                return _Judged(rejected, "rejected", test_tail=tail)
+        if left_out:
+            verdict = dataclasses.replace(
+                verdict, reason=f"{verdict.reason}; left out (not delivered): {_listed(left_out)}"
+            )
+        return _Judged(verdict, "accepted", captured, delivered)
+
+    async def _check(
+        self, files: AttemptFiles, captured: Capture, changes: SandboxChanges
+    ) -> tuple[Verdict, Literal["accepted", "rejected", "failed"]]:
+        report = await self.runner.run(self.sandbox.project_dir, files.judged)
+        late = await captured.changed_since_async()
+        if not late:
+            self.sandbox.mark_dirty()
+            if not _same_tree(changes, await self.sandbox.changes(), files.left_out):
+                late = ["other files of the sandbox"]
+        if late:
+            return _late_change(late), "rejected"
+        if report.errors:
+            problems = "; ".join(e.problem for e in report.errors)
+            return Verdict(False, f"re-checking failed: {problems}"), "failed"
+        verdict = judge(self.request.path, self.request.baseline, report.issues, files.judged)
+        return verdict, "accepted" if verdict.accepted else "rejected"
+
+    async def _run_tests(self) -> tuple[str | None, str]:
+        command = list(self.request.test_command or [])
+        try:
+            result = await run_process(
+                command, cwd=self.sandbox.project_dir, timeout=self.request.agent_timeout
+            )
+        except OSError as exc:
+            return f"the test command {command[0]!r} could not start: {exc}", ""
+        tail = (result.stdout_text + result.stderr_text)[-TEST_OUTPUT_TAIL:]
+        if result.timed_out:
+            return "the test command timed out", tail
+        if result.returncode != 0:
+            return f"the test command failed (exit {result.returncode}):\n{tail}", tail
+        return None, tail
+
+    async def _record(self, attempt: int, judged: _Judged, outcome: object) -> None:
+        verdict = judged.verdict
+        agent_exit = outcome.exit_code if isinstance(outcome, AgentResult) else None
+        timed_out = isinstance(outcome, AgentResult) and outcome.timed_out
+        report = AttemptReport(
+            attempt=attempt,
+            verdict=judged.kind,
+            reason=verdict.reason,
+            new_issues=[describe(issue) for issue in verdict.introduced_issues],
+            left_out=list(verdict.left_out),
+            agent_exit=agent_exit,
+            timed_out=timed_out,
+            test_tail=judged.test_tail,
+        )
+        self.result.reports.append(report)
+        await asyncio.to_thread(_append_verdict, self.request.log_path, self.request.path, report)
+
+
+def _append_verdict(log_path: Path, target: str, report: AttemptReport) -> None:
+    """The verdict goes into the same per-file log as the agent's own output."""
+    lines = [
+        f"===== stomper: verdict on attempt {report.attempt} for {target}: {report.verdict} "
+        "=====",
+        f"reason: {report.reason}",
+    ]
+    lines += [f"new issue: {issue}" for issue in report.new_issues]
+    if report.left_out:
+        lines.append(f"left out (not delivered): {', '.join(report.left_out)}")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a", encoding="utf-8", errors="surrogateescape") as log:
+        log.write("\n".join(lines) + "\n\n")
+
+
+async def find_verified_fix(
+    request: FixRequest, *, agent: Agent, sandbox: Sandbox, runner: CheckRunner, emit: Emit
+) -> VerifiedFix:
+    """Run the attempts for one file in a leased sandbox; never merges or delivers."""
+    return await _Body(request, agent, sandbox, runner, emit).run()
