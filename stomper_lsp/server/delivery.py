@@ -19,11 +19,12 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.workspace import PositionCodec
 
-from stomper_lsp.delivery.three_way import merge_texts
+from stomper_lsp.merging.three_way import merge_texts
 from stomper_lsp.server.positions import TextIndex
 from stomper_lsp.server.projects import path_to_uri
 from stomper_lsp.server.text_edits import text_edits
 from stomper_lsp.server.workspace_edits import workspace_edit
+from stomper_lsp.symlinks import link_refusal
 from stomper_lsp.workflow.report import FileChange
 
 if TYPE_CHECKING:
@@ -93,6 +94,11 @@ class Deliverer:
         for change in changes:
             if change.base_text is None or change.new_text is None:
                 outcome.skipped.append(change.path)  # creating/deleting files: not delivered
+                continue
+            refusal = link_refusal(root, change.path)
+            if refusal is not None:
+                logger.warning("%s; not delivered", refusal)
+                outcome.skipped.append(change.path)  # a link could lead out of the project
                 continue
             path = (root / change.path).resolve()
             if path in buffers:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from stomper_lsp.delivery.three_way import merge_texts
+from stomper_lsp.merging.three_way import merge_texts
 from stomper_lsp.workflow.gauges import ConcurrencyGauge
 
 

@@ -173,3 +173,20 @@ async def test_second_attempt_keeps_to_safe_fixes(project: Path, collect: Collec
     text = (project / "mod.py").read_text()
     assert "unused = json.dumps(path)" in text  # F841's fix is unsafe: not applied
     assert "import sys" not in text  # F401's is safe
+
+
+async def test_never_fixes_through_a_symbolic_link(
+    project: Path, collect: Collect, tmp_path: Path
+) -> None:
+    """A committed `link.py -> /elsewhere/else.py` must not make ruff rewrite that file."""
+    elsewhere = tmp_path / "elsewhere" / "else.py"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("import os\n")
+    (project / "link.py").symlink_to(elsewhere)
+    issues = await collect(project, ["link.py"], ["ruff"])
+    assert _codes(issues, "ruff") == ["F401"]  # the issue is real, seen through the link
+
+    result = await RuffFixAgent(RUFF).fix(_task(project, "link.py", issues))
+
+    assert result.summary.startswith("skipped: link.py is a symbolic link")
+    assert elsewhere.read_text() == "import os\n"
