@@ -51,7 +51,11 @@ async def run_fix_command(
     left = report.issues_after + sum(
         o.issues_before for o in report.files if o.path in delivery.conflicts
     )
-    return EXIT_ISSUES if left or delivery.conflicts or commits.refused else EXIT_CLEAN
+    return (
+        EXIT_ISSUES
+        if left or delivery.conflicts or commits.refused or commits.not_written
+        else EXIT_CLEAN
+    )
 
 
 _EXPLAINED = (FileStatus.FAILED, FileStatus.CONFLICT, FileStatus.SKIPPED)
@@ -91,6 +95,8 @@ def _print_text(
         print(f"committed {sha[:10]} {message} ({', '.join(paths)})", file=out)
     for path, why in commits.refused.items():
         print(f"not committed: {path}: {why}", file=out)
+    for path, why in commits.not_written.items():
+        print(f"not written: {path}: {why}", file=out)
     counts = {s: len(report.by_status(s)) for s in FileStatus}
     verb = "would change" if dry_run else "changed"
     print(
@@ -121,5 +127,6 @@ def _print_json(
         {"sha": sha, "message": message, "paths": paths} for sha, message, paths in commits.commits
     ]
     payload["commit_refused"] = commits.refused
+    payload["commit_not_written"] = commits.not_written
     json.dump(payload, out, indent=2)
     out.write("\n")

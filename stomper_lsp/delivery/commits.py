@@ -13,8 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stomper_lsp.delivery.working_tree import read_text, write_atomically
+from stomper_lsp.delivery.swap import replace_if_unchanged
+from stomper_lsp.delivery.working_tree import read_text
 from stomper_lsp.process import run_process
+from stomper_lsp.symlinks import link_refusal
 from stomper_lsp.workflow.report import FileChange, FileOutcome, FileStatus
 
 _GIT_TIMEOUT_S = 60.0
@@ -42,6 +44,8 @@ class CommitReport:
     """(sha, message, repo-relative paths) per commit made."""
     refused: dict[str, str] = field(default_factory=dict)
     """Project-relative path of a fixed file -> why it was not committed."""
+    not_written: dict[str, str] = field(default_factory=dict)
+    """Committed, but the working-tree file was saved meanwhile and kept: path -> why."""
 
 
 async def _refusal_for_repo(repo: Path) -> str | None:
@@ -100,7 +104,17 @@ async def commit_fixes(
             continue
         sha = await _commit(repo, prefix, paths, by_path, _message(outcome))
         for path in paths:
-            write_atomically(project_root / path, by_path[path].new_text or "")
+            change = by_path[path]
+            written = replace_if_unchanged(
+                project_root / path,
+                (change.new_text or "").encode("utf-8", errors="surrogateescape"),
+                expected=(change.base_text or "").encode("utf-8", errors="surrogateescape"),
+            )
+            if not written:
+                report.not_written[path] = (
+                    "you saved it while Stomper wrote it; your version was kept, the commit "
+                    "holds the fix"
+                )
         committed.update(paths)
         report.commits.append((sha, _message(outcome).splitlines()[0], [prefix + p for p in paths]))
     return report
@@ -110,6 +124,9 @@ async def _check_committable(
     repo: Path, root: Path, prefix: str, paths: Sequence[str], by_path: Mapping[str, FileChange]
 ) -> str | None:
     for path in paths:
+        refusal = link_refusal(root, path)
+        if refusal is not None:
+            return refusal
         if await _user_has_changes(repo, prefix + path):
             return (
                 f"{path} has uncommitted changes of yours; commit or stash them first, "
