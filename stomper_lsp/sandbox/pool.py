@@ -17,7 +17,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Collection, Coroutine
 from contextlib import AbstractAsyncContextManager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -40,7 +40,12 @@ from stomper_lsp.sandbox.layout import (
     shadow_lock_file,
 )
 from stomper_lsp.sandbox.shadow_refs import pin_run, unpin_run
-from stomper_lsp.sandbox.snapshot import Snapshot, decode_text, to_repo_path
+from stomper_lsp.sandbox.snapshot import (
+    UNTRACKED_NOISE_DIRS,
+    Snapshot,
+    decode_text,
+    to_repo_path,
+)
 from stomper_lsp.sandbox.watch import MAX_PATHS, TreeWatch
 from stomper_lsp.sandbox.worktrees import Worktree, add_worktree, remove_worktrees
 
@@ -119,6 +124,25 @@ class Sandbox:
             return decode_text(await asyncio.to_thread(full.read_bytes))
         except OSError:
             return None
+
+    async def written_since_look(self) -> list[str] | None:
+        """Repo-relative paths written since the last look, checker caches left out
+        (`.ruff_cache`, `__pycache__`, ...); None when the watch cannot say.
+
+        Lets a caller confirm nothing moved during a re-check without asking git, whose
+        `status` costs milliseconds on a big index even for one path.
+        """
+        if self._watch is None or self._since_clean is None:
+            return None
+        taken = await asyncio.to_thread(self._watch.take)
+        if taken is None or self._index_stamp() != self._index_seen:
+            self._since_clean = None
+            return None
+        self._since_clean.update(taken)
+        return [
+            path for path in taken
+            if not any(part in UNTRACKED_NOISE_DIRS for part in PurePosixPath(path).parts)
+        ]
 
     async def discard(self, paths: Collection[str]) -> None:
         """Put project-relative `paths` an agent wrote back to the snapshot, and only them.

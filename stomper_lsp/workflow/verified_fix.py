@@ -231,7 +231,9 @@ class _Body:
     ) -> tuple[Verdict, Literal["accepted", "rejected", "failed"]]:
         report = await self.runner.run(self.sandbox.project_dir, files.judged)
         late = await captured.changed_since_async()
-        if not late:
+        if not late and await self.sandbox.written_since_look() != []:
+            # Something besides checker caches was written (or the watch cannot say):
+            # ask git whether the tree still holds exactly what was judged.
             self.sandbox.mark_dirty()
             if not _same_tree(changes, await self.sandbox.changes(), files.left_out):
                 late = ["other files of the sandbox"]
