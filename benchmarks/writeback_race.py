@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from stomper_lsp.delivery.swap import replace_if_unchanged
+from stomper_lsp.delivery.swap import exchange_works, leases_work, replace_if_unchanged
 from stomper_lsp.delivery.working_tree import deliver_to_working_tree
 from stomper_lsp.workflow.report import FileChange
 
@@ -111,6 +111,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="stomper-race-", dir=args.dir) as tmp:
         folder = Path(tmp)
+        print(f"{folder}: atomic exchange {exchange_works(folder)}, "
+              f"write leases {leases_work(folder)}")
         asyncio.run(race(folder, args.trials))
         cost(folder)
 

@@ -32,6 +32,7 @@ _RENAME_EXCHANGE = 2
 _UNSUPPORTED = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP})
 # Lease refusals that mean "this file system or user cannot take leases", not "busy".
 _NO_LEASES = frozenset({errno.EINVAL, errno.ENOLCK, errno.EPERM, errno.EACCES, errno.ENOSYS})
+_F_SETLEASE: int | None = getattr(fcntl, "F_SETLEASE", None)  # Linux only
 
 
 class _ExchangeUnsupportedError(Exception):
@@ -65,6 +66,48 @@ def exchange(first: Path, second: Path) -> None:
         raise OSError(code, os.strerror(code), str(first), None, str(second))
 
 
+def _take_lease(fd: int) -> bool | None:
+    """True: leased, nobody else has the file open; None: someone has; False: no leases here."""
+    if _F_SETLEASE is None:
+        return False
+    try:
+        fcntl.fcntl(fd, _F_SETLEASE, fcntl.F_WRLCK)
+    except OSError as exc:
+        return False if exc.errno in _NO_LEASES else None
+    return True
+
+
+def _drop_lease(fd: int) -> None:
+    assert _F_SETLEASE is not None  # only called after a lease was taken
+    fcntl.fcntl(fd, _F_SETLEASE, fcntl.F_UNLCK)
+
+
+def leases_work(folder: Path) -> bool:
+    """Whether this file system grants write leases here (else only bytes are compared)."""
+    fd, name = tempfile.mkstemp(prefix=".stomper-lease-", dir=folder)
+    try:
+        leased = _take_lease(fd)
+        if leased:
+            _drop_lease(fd)
+        return bool(leased)
+    finally:
+        os.close(fd)
+        os.unlink(name)
+
+
+def exchange_works(folder: Path) -> bool:
+    """Whether names in `folder` can be swapped atomically (else the link fallback is used)."""
+    with tempfile.TemporaryDirectory(prefix=".stomper-exchange-", dir=folder) as tmp:
+        first, second = Path(tmp, "a"), Path(tmp, "b")
+        first.touch()
+        second.touch()
+        try:
+            exchange(first, second)
+        except _ExchangeUnsupportedError:
+            return False
+        return True
+
+
 def _quiet_bytes(path: Path) -> bytes | None:
     """The file's bytes if no other descriptor is open on it; None if one is, or unreadable."""
     try:
@@ -72,13 +115,9 @@ def _quiet_bytes(path: Path) -> bytes | None:
     except OSError:
         return None
     try:
-        leased = False
-        try:
-            fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
-            leased = True
-        except OSError as exc:
-            if exc.errno not in _NO_LEASES:
-                return None  # EAGAIN: someone has it open (a save in progress)
+        leased = _take_lease(fd)
+        if leased is None:
+            return None  # EAGAIN: someone has it open (a save in progress)
         try:
             chunks = []
             while chunk := os.read(fd, 1 << 20):
@@ -86,7 +125,7 @@ def _quiet_bytes(path: Path) -> bytes | None:
             return b"".join(chunks)
         finally:
             if leased:
-                fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+                _drop_lease(fd)
     finally:
         os.close(fd)
 

@@ -121,6 +121,11 @@ class _FilePipeline:
             status = FileStatus.UNCHANGED if unchanged else FileStatus.FAILED
             self.emit("unchanged" if unchanged else "failed", reason)
             return self.outcome(status, verdict, attempts, reason, reports=reports)
+        altered = found.altered_texts()
+        if altered:
+            message = f"the verified text of {', '.join(altered)} was altered before merging"
+            self.emit("failed", message)
+            return self.outcome(FileStatus.FAILED, verdict, attempts, message, reports=reports)
         return await self._merge(verdict, found.texts, attempts, reports)
 
     async def _base_texts(self, paths: list[str]) -> dict[str, str | None]:

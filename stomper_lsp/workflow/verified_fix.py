@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +83,19 @@ class VerifiedFix:
     @property
     def accepted(self) -> bool:
         return self.verdict is not None and self.verdict.accepted
+
+    def altered_texts(self) -> list[str]:
+        """Paths whose text no longer hashes to what was captured (e.g. damaged on its
+        way from another machine): such a result must not be merged."""
+        return sorted(
+            path for path, text in self.texts.items()
+            if self.digests.get(path) != sha256_of(text)
+        )
+
+
+def sha256_of(text: str) -> str:
+    """The sha256 of a text's bytes as captured (undecodable bytes kept as surrogates)."""
+    return hashlib.sha256(text.encode("utf-8", errors="surrogateescape")).hexdigest()
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from agents_support import FAKE_AGENT
@@ -68,3 +69,20 @@ def test_touch_git_writes_into_a_worktrees_admin_folder(tmp_path: Path) -> None:
     assert _run(worktree, "mod.py", "--touch-git").returncode == 0
     assert (repo / ".git" / "worktrees" / "wt" / "stomper-was-here").exists()
     assert not (worktree / "stomper-was-here").exists()
+
+
+def test_remove_link_and_late_write(tmp_path: Path) -> None:
+    (tmp_path / "mod.py").write_text("x = 1\n")
+    (tmp_path / "other.txt").write_text("o\n")
+    done = _run(
+        tmp_path, "mod.py", "--remove", "other.txt", "--link", "alias.py", "mod.py",
+        "--late-write", "late = 1\\n", "--late-delay", "0.3",
+    )
+    assert done.returncode == 0  # returns at once; its daemon writes later
+    assert not (tmp_path / "other.txt").exists()
+    assert os.readlink(tmp_path / "alias.py") == "mod.py"
+    assert (tmp_path / "mod.py").read_text() == "x = 1\n"
+    deadline = time.monotonic() + 10
+    while (tmp_path / "mod.py").read_text() != "late = 1\n" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (tmp_path / "mod.py").read_text() == "late = 1\n"

@@ -17,6 +17,7 @@ from stomper_lsp.delivery.working_tree import deliver_to_working_tree
 from stomper_lsp.workflow.capture import UncapturableFileError, capture
 from stomper_lsp.workflow.engine import run_fix
 from stomper_lsp.workflow.report import FileStatus
+from stomper_lsp.workflow.verified_fix import VerifiedFix, sha256_of
 from tests.workflow.repos import BROKEN, FIX_BOTH, FIXED, fake, load
 
 # Fails the checks (two unused imports): judged, it is rejected; only an unverified
@@ -80,3 +81,13 @@ async def test_capture_notices_any_change_and_refuses_links(tmp_path: Path) -> N
     assert captured.text("a.py") == "a = 1\n"  # the capture itself never changes
     with pytest.raises(UncapturableFileError, match="inside linked, a symbolic link"):
         await capture(tmp_path, ["linked/c.py"])
+
+
+def test_a_result_altered_after_capture_is_noticed() -> None:
+    """What the coordinator merges must hash to what the body captured."""
+    found = VerifiedFix(texts={"a.py": "a = 1\n", "b.py": "b = \udcff\n"})
+    found.digests = {path: sha256_of(text) for path, text in found.texts.items()}
+    assert found.altered_texts() == []
+    assert found.digests["b.py"] == hashlib.sha256(b"b = \xff\n").hexdigest()
+    found.texts["a.py"] = "a = 2\n"
+    assert found.altered_texts() == ["a.py"]
