@@ -6,8 +6,8 @@ file beside the target and the two are swapped in one step (`renameat2(RENAME_EX
 so the user's file is never gone, only moved to the temp name. Then what was swapped out
 is checked: it must be exactly the bytes the decision was made on, and nobody may still
 hold it open (a write lease, which the kernel grants only when no other descriptor is
-open on it: an editor mid-save would otherwise write into a file that is about to be
-deleted). Anything else swaps the user's file back and reports a conflict.
+open on it, taken and dropped at once: an editor mid-save would otherwise write into a
+file that is about to be deleted). Anything else swaps the user's file back and reports a conflict.
 
 Where the file system cannot exchange, the file is renamed aside and the new one linked in
 (`link` fails if a save recreated the name meanwhile): no save is lost either, though for
@@ -21,6 +21,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import signal
 import stat
 import tempfile
 import uuid
@@ -33,6 +34,7 @@ _UNSUPPORTED = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EN
 # Lease refusals that mean "this file system or user cannot take leases", not "busy".
 _NO_LEASES = frozenset({errno.EINVAL, errno.ENOLCK, errno.EPERM, errno.EACCES, errno.ENOSYS})
 _F_SETLEASE: int | None = getattr(fcntl, "F_SETLEASE", None)  # Linux only
+_F_SETSIG: int | None = getattr(fcntl, "F_SETSIG", None)
 
 
 class _ExchangeUnsupportedError(Exception):
@@ -67,10 +69,15 @@ def exchange(first: Path, second: Path) -> None:
 
 
 def _take_lease(fd: int) -> bool | None:
-    """True: leased, nobody else has the file open; None: someone has; False: no leases here."""
-    if _F_SETLEASE is None:
+    """True: leased, nobody else has the file open; None: someone has; False: no leases here.
+
+    A broken lease signals its holder, SIGIO by default, whose default action kills the
+    process: the signal is switched to SIGURG, which is ignored unless someone handles it.
+    """
+    if _F_SETLEASE is None or _F_SETSIG is None:
         return False
     try:
+        fcntl.fcntl(fd, _F_SETSIG, signal.SIGURG)
         fcntl.fcntl(fd, _F_SETLEASE, fcntl.F_WRLCK)
     except OSError as exc:
         return False if exc.errno in _NO_LEASES else None
@@ -118,14 +125,14 @@ def _quiet_bytes(path: Path) -> bytes | None:
         leased = _take_lease(fd)
         if leased is None:
             return None  # EAGAIN: someone has it open (a save in progress)
-        try:
-            chunks = []
-            while chunk := os.read(fd, 1 << 20):
-                chunks.append(chunk)
-            return b"".join(chunks)
-        finally:
-            if leased:
-                _drop_lease(fd)
+        if leased:
+            # Nobody had it open; from now on only its temp name reaches it, which no
+            # editor knows, so the lease can go before reading (held for microseconds).
+            _drop_lease(fd)
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
     finally:
         os.close(fd)
 

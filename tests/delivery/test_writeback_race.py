@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -112,3 +114,26 @@ def test_without_exchange_the_link_fallback_keeps_saves_too(
     assert path.read_text() == "ours\n"
     assert not create_if_absent(path, b"x\n") and create_if_absent(tmp_path / "b.py", b"x\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py", "b.py"]
+
+
+def test_a_broken_lease_does_not_kill_stomper(tmp_path: Path) -> None:
+    """Someone opening the swapped-out file while it is leased signals us: never fatally."""
+    if not leases_work(tmp_path):
+        pytest.skip(NO_LEASES)
+    script = (
+        "import os, subprocess, sys, time\n"
+        "from stomper_lsp.delivery.swap import _drop_lease, _take_lease\n"
+        "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+        "assert _take_lease(fd) is True\n"
+        "opener = subprocess.Popen(['cat', sys.argv[1]], stdout=subprocess.PIPE)\n"
+        "time.sleep(0.3)  # its open breaks the lease: the kernel signals this process\n"
+        "_drop_lease(fd)\n"
+        "print(opener.communicate()[0].decode(), 'alive')\n"
+    )
+    path = tmp_path / "a.py"
+    path.write_text("x")
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=30,
+        check=False,
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "x alive"), done.stderr
