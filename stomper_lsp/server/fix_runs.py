@@ -61,6 +61,13 @@ def summary(report: FixReport, delivery: Delivery) -> str:
         text += f" Merged with your edits in {', '.join(delivery.merged)}."
     if delivery.refused:
         text += f" The editor did not apply the fixes: {delivery.refused}."
+    if delivery.skipped:
+        text += (
+            f" Not applied (new files, or symbolic links): {', '.join(delivery.skipped)}."
+        )
+    left_out = sorted({p for f in report.files for a in f.attempt_reports for p in a.left_out})
+    if left_out:
+        text += f" Never delivered (written by the agent, not fixes): {', '.join(left_out)}."
     if report.errors:
         text += f" {report.errors[0]}"
     return text + " Details in the Stomper log."

@@ -1,4 +1,5 @@
-"""The language server's edit never follows a symbolic link out of the project."""
+"""The language server's edit never follows a symbolic link out of the project, and its
+summary names what was not delivered."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
-from stomper_lsp.server.delivery import Deliverer
-from stomper_lsp.workflow.report import FileChange
+from stomper_lsp.server.delivery import Deliverer, Delivery
+from stomper_lsp.server.fix_runs import summary
+from stomper_lsp.workflow.report import (
+    AttemptReport,
+    FileChange,
+    FileOutcome,
+    FileStatus,
+    FixReport,
+    RunStatus,
+)
 
 
 class _NoEditsServer:
@@ -34,3 +43,28 @@ async def test_linked_files_are_skipped_not_edited(tmp_path: Path) -> None:
     delivery = await Deliverer(cast(Any, _NoEditsServer())).deliver(root, changes, 2)
     assert delivery.skipped == ["link.py", "pkg/else.py"] and delivery.applied == []
     assert (outside / "else.py").read_text() == "import os\n"
+
+
+def test_summary_names_what_was_not_delivered() -> None:
+    report = FixReport(
+        status=RunStatus.COMPLETED, root="/p",
+        files=[
+            FileOutcome(
+                path="a.py", status=FileStatus.FIXED, issues_before=1, issues_after=0,
+                issues_fixed=1,
+                attempt_reports=[AttemptReport(
+                    attempt=1, verdict="accepted", reason="fixed 1, 0 left",
+                    left_out=["NOTES.md"],
+                )],
+            ),
+            FileOutcome(
+                path="link.py", status=FileStatus.SKIPPED, issues_before=1, issues_after=1,
+                message="link.py is a symbolic link; Stomper never edits or writes through a link",
+            ),
+        ],
+    )
+    text = summary(report, Delivery(applied=["a.py"], skipped=["pkg/else.py"]))
+    assert "1 file fixed (1 issue)" in text
+    assert "1 skipped (link.py is a symbolic link" in text
+    assert "Not applied (new files, or symbolic links): pkg/else.py." in text
+    assert "Never delivered (written by the agent, not fixes): NOTES.md." in text
