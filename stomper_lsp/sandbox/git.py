@@ -8,12 +8,15 @@ or an editor, which would silently point it at another repository or index.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from stomper_lsp.process import ProcessResult, run_process
 from stomper_lsp.sandbox.errors import SandboxError
+from stomper_lsp.sandbox.shadow_guard import restore as restore_shadow
+from stomper_lsp.sandbox.shadow_guard import shadow_of
 
 GIT_TIMEOUT_S = 120.0
 
@@ -44,6 +47,16 @@ STOMPER_IDENTITY = {
 }
 
 
+# For commands on the shadow and its worktrees: only the shadow's own config counts (kept
+# Stomper's by shadow_guard.py; it mirrors the user's checkout settings), never a global or
+# system file an agent could have written (an unconfined agent can write ~/.gitconfig).
+_ISOLATED = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_ATTR_NOSYSTEM": "1",
+}
+
+
 def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for our git commands: the user's, minus repository redirections."""
     env = {k: v for k, v in os.environ.items() if k not in _INHERITED_VARS_TO_DROP}
@@ -63,12 +76,22 @@ async def run_git(
     env: Mapping[str, str] | None = None,
     timeout: float = GIT_TIMEOUT_S,
     check: bool = True,
+    git_dir: Path | None = None,
 ) -> ProcessResult:
-    """Run `git <args>` in `cwd`; with `check`, any failure becomes a SandboxError."""
+    """Run `git <args>` in `cwd`; with `check`, any failure becomes a SandboxError.
+
+    `git_dir`, when the command addresses one of Stomper's shadows or their worktrees,
+    makes it run on the shadow's recorded settings only (see shadow_guard.py).
+    """
     argv = ["git", *_SAFE_CONFIG, *args]
+    environment = git_env(env)
+    shadow = shadow_of(git_dir) if git_dir is not None else None
+    if shadow is not None:
+        await asyncio.to_thread(restore_shadow, shadow)
+        environment.update(_ISOLATED)
     try:
         result = await run_process(
-            argv, cwd=cwd, timeout=timeout, stdin_data=stdin_data, env=git_env(env)
+            argv, cwd=cwd, timeout=timeout, stdin_data=stdin_data, env=environment
         )
     except FileNotFoundError as exc:
         if not cwd.is_dir():
@@ -102,6 +125,7 @@ async def run_git_dir(
         env=env,
         timeout=timeout,
         check=check,
+        git_dir=git_dir,
     )
 
 

@@ -35,14 +35,16 @@ from stomper_lsp.sandbox.layout import (
     sandbox_base_dir,
 )
 from stomper_lsp.sandbox.repository import RepositoryLocation
+from stomper_lsp.sandbox.shadow_guard import remember
 
 __all__ = ["is_shadow", "objects_env", "open_shadow", "render_settings"]
 
 # `git init`'s own config, kept so the live config can be rebuilt from it at every open.
 _BASE_CONFIG = "stomper-base.config"
 _MIRRORED_FILES = ("info/exclude", "info/attributes", "shallow")
-# Repo-local settings that change checkout bytes or ignore rules; global and system
-# settings need no mirroring (the shadow's git reads them itself).
+# The user's settings that change checkout bytes or ignore rules, from every scope: git on
+# the shadow reads no global or system file (an agent could have written one), so the
+# user's own global eol or filter settings reach the shadow only through this mirror.
 _MIRRORED_KEYS = frozenset(
     {
         "core.autocrlf", "core.eol", "core.safecrlf", "core.checkroundtripencoding",
@@ -51,7 +53,12 @@ _MIRRORED_KEYS = frozenset(
 )
 _MIRRORED_SECTIONS = ("filter.",)
 _PATH_KEYS = frozenset({"core.attributesfile", "core.excludesfile"})
-_MIRRORED_SCOPES = frozenset({b"local", b"worktree"})
+_MIRRORED_SCOPES = frozenset({b"system", b"global", b"local", b"worktree"})
+# What `git init --bare` writes that a shadow needs; anything else in the base config file
+# (an agent may have edited it) is dropped when the live config is rebuilt.
+_BASE_KEYS = frozenset(
+    {"core.repositoryformatversion", "core.filemode", "core.bare", "extensions.objectformat"}
+)
 _MIRROR_HEADER = b"\n# Mirrored from the user's repository by Stomper before every snapshot.\n"
 
 Setting = tuple[str, str | None]
@@ -85,7 +92,9 @@ async def open_shadow(location: RepositoryLocation, base_dir: Path | None = None
         if not await asyncio.to_thread(is_shadow, shadow):
             await _create(shadow, location.object_format)
         settings = await _user_settings(location.repo_root)
-        await asyncio.to_thread(_sync_with_user, shadow, location, settings)
+        own = await _base_settings(shadow)
+        await asyncio.to_thread(_sync_with_user, shadow, location, own, settings)
+        await asyncio.to_thread(remember, shadow)
     except OSError as exc:
         raise SandboxError(
             f"Cannot set up Stomper's shadow repository {shadow}: {exc}. Set "
@@ -156,6 +165,24 @@ async def _user_settings(repo_root: Path) -> list[Setting]:
     return settings
 
 
+async def _base_settings(shadow: Path) -> list[Setting]:
+    """The shadow's own `git init` settings, keeping only the keys a shadow needs."""
+    result = await run_git(
+        shadow.parent,
+        ["config", "--file", str(shadow / _BASE_CONFIG), "--list", "-z"],
+        check=False,
+    )
+    settings: list[Setting] = []
+    for entry in result.stdout.split(b"\0"):
+        raw_key, newline, raw_value = entry.partition(b"\n")
+        key = os.fsdecode(raw_key)
+        if key in _BASE_KEYS:
+            settings.append((key, os.fsdecode(raw_value) if newline else None))
+    if not any(key == "core.bare" for key, _ in settings):
+        settings = [("core.repositoryformatversion", "0"), ("core.bare", "true"), *settings]
+    return settings
+
+
 def _quote(text: str) -> str:
     escaped = (
         text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
@@ -197,11 +224,15 @@ def _alternates(location: RepositoryLocation) -> bytes:
     return "".join(f"{line}\n" for line in lines).encode("utf-8", errors="surrogateescape")
 
 
-def _sync_with_user(shadow: Path, location: RepositoryLocation, settings: list[Setting]) -> None:
+def _sync_with_user(
+    shadow: Path, location: RepositoryLocation, base: list[Setting], settings: list[Setting]
+) -> None:
     _write_if_changed(shadow / "objects" / "info" / "alternates", _alternates(location))
-    base = (shadow / _BASE_CONFIG).read_bytes()
     mirrored = render_settings(settings)
-    _write_if_changed(shadow / "config", base + (_MIRROR_HEADER + mirrored if mirrored else b""))
+    _write_if_changed(
+        shadow / "config",
+        render_settings(base) + (_MIRROR_HEADER + mirrored if mirrored else b""),
+    )
     for name in _MIRRORED_FILES:
         source = location.git_common_dir / name
         target = shadow / name

@@ -48,6 +48,7 @@ class Worktree:
             # The worktree's index is ours: letting `status` refresh it keeps later walks
             # from re-hashing every file checked out in the same second as the index.
             env={"GIT_OPTIONAL_LOCKS": "1"},
+            git_dir=self.admin_dir,
         )
 
 
