@@ -48,9 +48,9 @@ workspace/configuration.  See docs/editors.md for the keys."
   :type 'plist)
 
 (defconst stomper--user-only-keys
-  '(:agentCommand :testCommand :python :ruffPath :mypyPath
-    :agent_command :test_command :ruff_path :mypy_path)
-  "Settings that make Stomper run a program.
+  '(:agentCommand :testCommand :python :ruffPath :mypyPath :trustWorkspace
+    :agent_command :test_command :ruff_path :mypy_path :trust_workspace)
+  "Settings that make Stomper run a program (or let the workspace's code run).
 `eglot-workspace-configuration' is a safe directory-local variable, so a
 repository's .dir-locals.el can set it without asking: these keys are only
 taken from `stomper-settings', which is the user's own.")

@@ -20,6 +20,7 @@ from stomper_lsp.checkers.environment import ProjectEnvironment
 from stomper_lsp.checkers.errors import CheckerError, ToolNotFoundError
 from stomper_lsp.checkers.model import Issue, Position, Severity
 from stomper_lsp.checkers.mypy_cache_guard import guard_for
+from stomper_lsp.checkers.mypy_config import sanitized_config, scratch_dir
 from stomper_lsp.process import ProcessResult, run_process
 
 _BASE_ARGS = (
@@ -56,9 +57,13 @@ class MypyChecker(ToolChecker):
         super().__init__(environment, explicit_path=explicit_path, timeout=timeout)
         self._cache_dir = cache_dir
 
-    def _argv(self, paths: Sequence[str], shadows: Mapping[str, str]) -> list[str]:
+    def _argv(
+        self, paths: Sequence[str], shadows: Mapping[str, str], config: Path | None = None
+    ) -> list[str]:
         binary = self.binary()
         argv = [binary, *_BASE_ARGS]
+        if config is not None:
+            argv += ["--config-file", str(config)]
         python = self._environment.project_python()
         if python and Path(python).parent != Path(binary).parent:
             argv += ["--python-executable", python]
@@ -121,7 +126,11 @@ class MypyChecker(ToolChecker):
     async def _run(
         self, root: Path, paths: Sequence[str], shadows: Mapping[str, str]
     ) -> ProcessResult:
-        argv = self._argv(paths, shadows)
+        config = None
+        if not self._environment.trusted:
+            # The repository's plugins and python_executable would run its code.
+            config = await asyncio.to_thread(sanitized_config, root, scratch_dir())
+        argv = self._argv(paths, shadows, config)
         try:
             result = await run_process(argv, cwd=root, timeout=self._timeout)
         except OSError as exc:

@@ -42,6 +42,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--select", type=_comma_list, help="only these codes (prefix match)")
     parser.add_argument("--ignore", type=_comma_list, help="never these codes (prefix match)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--untrusted",
+        action="store_true",
+        help="run no code from the repository: not its test_command, not the tools or "
+        "interpreter in its .venv, not the plugins or python_executable of its mypy config",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,7 +108,7 @@ def load_project(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[P
     for path in args.paths:
         if not Path(path).exists():
             raise ConfigError(f"{path}: no such file or folder.")
-    project = Project.load(root, overrides=overrides, trusted=True)
+    project = Project.load(root, overrides=overrides, trusted=not args.untrusted)
     return project, project.relative(args.paths)
 
 

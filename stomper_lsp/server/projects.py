@@ -4,7 +4,9 @@ Each workspace folder is one project (root: the folder, or the enclosing project
 folder is a sub-folder of one) with its own settings: the client's global settings,
 overridden by that folder's `workspace/configuration` scope, with the repository's
 `[tool.stomper]` merged by `Project.load(trusted=False)` (which drops every key that
-would make Stomper run a program, and never runs binaries from the repository's .venv).
+would make Stomper run a program, never runs binaries from the repository's .venv, and
+gives mypy the repository's config without its plugins and python_executable) unless the
+user set `trustWorkspace`.
 """
 
 from __future__ import annotations
@@ -186,9 +188,11 @@ class ProjectRegistry:
         settings, options = self._settings(folder)
         root = find_project_root(folder.path)
         try:
-            project = Project.load(root, user_settings=settings, trusted=False)
+            project = Project.load(
+                root, user_settings=settings, trusted=options.trust_workspace
+            )
         except ConfigError as exc:
-            project, fallback = _fallback_project(root, settings)
+            project, fallback = _fallback_project(root, settings, options.trust_workspace)
             self._notices.once(
                 f"config:{root}:{exc}",
                 f"Stomper settings problem: {exc} {fallback} until this is fixed.",
@@ -208,7 +212,9 @@ class ProjectRegistry:
         )
 
 
-def _fallback_project(root: Path, settings: dict[str, object]) -> tuple[Project, str]:
+def _fallback_project(
+    root: Path, settings: dict[str, object], trusted: bool
+) -> tuple[Project, str]:
     """A usable project despite a settings error, and what it falls back to.
 
     The usual error is a repository choosing the `command` agent, whose command line it
@@ -220,7 +226,7 @@ def _fallback_project(root: Path, settings: dict[str, object]) -> tuple[Project,
         agent = "ruff"
     try:
         project = Project.load(
-            root, user_settings=settings, overrides={"agent": agent}, trusted=False
+            root, user_settings=settings, overrides={"agent": agent}, trusted=trusted
         )
         return project, f"Using the {agent!r} agent"
     except ConfigError:
@@ -229,5 +235,5 @@ def _fallback_project(root: Path, settings: dict[str, object]) -> tuple[Project,
         config = StomperConfig.model_validate(settings)
     except ValueError:
         config = StomperConfig.model_validate({})
-    environment = ProjectEnvironment(root, python=config.python, trusted=False)
+    environment = ProjectEnvironment(root, python=config.python, trusted=trusted)
     return Project(root, config, environment, []), "Using your editor settings alone"

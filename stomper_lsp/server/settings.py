@@ -15,6 +15,9 @@ Editor key -> meaning:
 - debounceMs: quiet time after a keystroke before ruff runs again (default 40)
 - maxFileSize: bytes; larger documents are not checked (default 1 MiB)
 - logLevel: error, warning, info (default) or debug
+- trustWorkspace: let the workspace's own code run (default false): its `.venv` tools and
+  interpreter, its `test_command`, and the `plugins` / `python_executable` of its mypy
+  config. Off, opening a folder runs nothing from it.
 
 snake_case spellings of every key are accepted too.
 """
@@ -53,6 +56,7 @@ class ServerOptions:
     debounce_s: float = 0.04
     max_file_size: int = 1024 * 1024
     log_level: int = logging.INFO
+    trust_workspace: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,7 @@ def settings_section(raw: Any) -> Mapping[str, Any]:
 
 def _server_option(key: str, value: Any) -> tuple[str, Any]:
     """Validated (field, value) of a server-only option; raises ValueError."""
-    if key == "lint_on_change":
+    if key in ("lint_on_change", "trust_workspace"):
         if not isinstance(value, bool):
             raise ValueError("must be true or false")
         return key, value
@@ -106,7 +110,11 @@ def _server_option(key: str, value: Any) -> tuple[str, Any]:
     raise KeyError(key)
 
 
-_SERVER_KEYS = frozenset({"lint_on_change", "debounce_ms", "max_file_size", "log_level"})
+# Server options only the user may set (never a workspace's own settings file).
+USER_ONLY_SERVER_KEYS = frozenset({"trust_workspace"})
+_SERVER_KEYS = frozenset(
+    {"lint_on_change", "debounce_ms", "max_file_size", "log_level", "trust_workspace"}
+)
 
 
 def _config_problem(name: str, value: Any, exc: ValidationError) -> str:
