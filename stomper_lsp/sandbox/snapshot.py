@@ -12,13 +12,20 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from stomper_lsp.sandbox.errors import SandboxError
-from stomper_lsp.sandbox.git import STOMPER_IDENTITY, run_git, run_git_dir, split_nul
+from stomper_lsp.sandbox.git import (
+    STOMPER_IDENTITY,
+    describe_failure,
+    run_git,
+    run_git_dir,
+    split_nul,
+)
 from stomper_lsp.sandbox.repository import RepositoryLocation, locate_repository
 from stomper_lsp.sandbox.shadow import objects_env, open_shadow
 
@@ -41,6 +48,8 @@ UNTRACKED_NOISE_DIRS = (
     ".tox", ".nox",
 )
 _ADD_TIMEOUT_S = 600.0
+_SETTLE_ATTEMPTS = 5
+_SETTLE_PAUSE_S = 0.05
 _OVERLAY_HASHERS = 4
 _REGULAR_MODES = frozenset({"100644", "100755"})
 
@@ -103,9 +112,50 @@ async def _head_and_shadow(
 
 
 async def _stage_working_tree(repo_root: Path, env: Mapping[str, str]) -> None:
+    """`git add -A` until what was staged is what is on disk.
+
+    git reads each file once; a file an editor is saving at that moment can be staged half
+    written (an empty or cut-off text whose issues then silently vanish from the run). git
+    stats before it reads, so such a file differs from its index entry afterwards: stage
+    again until nothing does, and say which files kept changing if they never settle.
+    """
     noise = [f":(exclude,glob)**/{name}/**" for name in UNTRACKED_NOISE_DIRS]
-    await run_git(
-        repo_root, ["add", "-A", "--", ".", *noise], env=env, timeout=_ADD_TIMEOUT_S
+    unsettled: list[str] = []
+    for attempt in range(_SETTLE_ATTEMPTS):
+        only = unsettled if attempt and unsettled != ["."] else ["."]
+        added = await run_git(
+            repo_root,
+            ["add", "-A", "--", *only, *noise] if only == ["."]
+            else ["--literal-pathspecs", "add", "-A", "--", *only],
+            env=env,
+            timeout=_ADD_TIMEOUT_S,
+            check=False,
+        )
+        if added.returncode == -signal.SIGBUS and not added.timed_out:
+            # git maps files to read them: one truncated under it by a save kills it, and
+            # its lock on the scratch index stays behind.
+            Path(f"{env['GIT_INDEX_FILE']}.lock").unlink(missing_ok=True)
+            unsettled = ["."]
+            await asyncio.sleep(_SETTLE_PAUSE_S * (attempt + 1))
+            continue
+        if added.returncode != 0 or added.timed_out:
+            raise SandboxError(describe_failure(added, repo_root))
+        changed = await run_git(
+            repo_root,
+            ["diff-files", "--name-only", "-z", "--ignore-submodules", "--", ".", *noise],
+            env=env,
+        )
+        unsettled = split_nul(changed.stdout)
+        if not unsettled:
+            return
+        await asyncio.sleep(_SETTLE_PAUSE_S * (attempt + 1))
+    listed = (
+        ", ".join(unsettled[:10]) if unsettled != ["."]
+        else "one was cut short while git read it (an editor or tool was saving)"
+    )
+    raise SandboxError(
+        f"Files kept changing while Stomper read them for the snapshot: {listed}. "
+        "Wait until they are saved (or whatever writes them has finished) and run again."
     )
 
 
