@@ -15,6 +15,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stomper_lsp.confinement.spec import Confinement
 
 DEFAULT_OUTPUT_LIMIT = 8 * 1024 * 1024
 _KILL_GRACE_S = 0.5
@@ -79,6 +83,13 @@ def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
         os.killpg(pgid, sig)
 
 
+async def _let_leader_reap(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    with contextlib.suppress(BaseException):
+        await asyncio.shield(asyncio.wait_for(proc.wait(), _KILL_GRACE_S))
+
+
 async def run_process(
     argv: Sequence[str],
     *,
@@ -87,11 +98,19 @@ async def run_process(
     stdin_data: bytes | None = None,
     env: Mapping[str, str] | None = None,
     output_limit: int = DEFAULT_OUTPUT_LIMIT,
+    confinement: Confinement | None = None,
 ) -> ProcessResult:
-    """Run `argv` to completion or until `timeout`; raises OSError if it cannot start."""
+    """Run `argv` to completion or until `timeout`; raises OSError if it cannot start.
+
+    With `confinement` (agents and the test command), the process tree may write only what
+    it names, and every process of the tree dies with the leader (see stomper_lsp.confinement).
+    """
     started = time.monotonic()
+    command: Sequence[str] = argv
+    if confinement is not None:
+        command, env = confinement.wrap(argv, env, cwd)
     proc = await asyncio.create_subprocess_exec(
-        *argv,
+        *command,
         cwd=str(cwd),
         env=dict(env) if env is not None else None,
         stdin=asyncio.subprocess.PIPE if stdin_data is not None else asyncio.subprocess.DEVNULL,
@@ -124,7 +143,10 @@ async def run_process(
                 await proc.wait()
     except BaseException:
         # Cancelled (or anything else): the whole group goes, and we wait for the leader
-        # so no zombie or orphan outlives the caller.
+        # so no zombie or orphan outlives the caller. A confined leader (the launcher or
+        # bubblewrap) first gets a moment to take down what left the group (setsid).
+        if confinement is not None:
+            await _let_leader_reap(proc)
         _kill_group(pgid)
         with contextlib.suppress(BaseException):
             await asyncio.shield(proc.wait())

@@ -51,6 +51,24 @@ def sandbox_base(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 
 
 @pytest.fixture
+def agent_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder outside every project that confined agents may write (their counters, pid
+    files): named in the per-test user config as `agent_writable_dirs`."""
+    folder = tmp_path_factory.mktemp("agent-out")
+    Path(os.environ["STOMPER_CONFIG"]).write_text(
+        f"agent_writable_dirs = [{str(folder)!r}]\n", encoding="utf-8"
+    )
+    return folder
+
+
+@pytest.fixture
+def real_pids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Agents confined by Landlock alone, so the pids they record are the host's (inside
+    bubblewrap's PID namespace they would be the namespace's)."""
+    monkeypatch.setenv("STOMPER_CONFINEMENT", "landlock")
+
+
+@pytest.fixture
 def make_repo(tmp_path: Path, sandbox_base: Path) -> Iterator[Callable[..., Path]]:
     made: list[Path] = []
 

@@ -101,7 +101,8 @@ async def run_attempt(
     """
     try:
         result = await run_process(
-            argv, cwd=task.workdir, timeout=task.timeout, env=env, output_limit=output_limit
+            argv, cwd=task.workdir, timeout=task.timeout, env=env, output_limit=output_limit,
+            confinement=task.confinement,
         )
     except OSError as exc:
         summary = f"could not start {argv[0]!r}: {exc.strerror or exc}"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from stomper_lsp.checkers.model import Issue
+from stomper_lsp.confinement.spec import Confinement
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class AgentTask:
     timeout: float = 600.0
     prompt_dir: Path | None = None
     """Folder OUTSIDE the sandbox for prompt files (default: a temporary folder)."""
+    confinement: Confinement | None = None
+    """What the agent's process tree may write (None: unconfined, for direct library use);
+    every process an agent starts goes through `run_process(..., confinement=...)`."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class Agent(Protocol):
     - `max_useful_attempts: int` -- a fixed list of strategies; more attempts cannot help.
     - `fresh_attempts: bool` -- each retry starts from the snapshot instead of building on
       the last attempt's leftovers (AI agents build on them; a strategy list restarts).
+    - `state_dirs: Sequence[Path]` -- folders the agent's CLI must write besides its sandbox
+      (`~/.claude`, `~/.codex` ...); confinement makes them writable, creating them if missing.
     """
 
     name: str

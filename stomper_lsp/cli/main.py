@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--max-attempts", type=int, metavar="N", help="attempts per file (1-10)")
     fix.add_argument("--agent-timeout", type=float, metavar="SECONDS", help="per attempt")
     fix.add_argument("--test-command", metavar="COMMAND", help="must pass for a fix to count")
+    fix.add_argument(
+        "--allow-unconfined",
+        action="store_true",
+        help="run agents even where they cannot be confined (no bubblewrap, no Landlock); "
+        "each attempt then runs alone and is rejected if anything outside its sandbox changes",
+    )
     fix.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
     fix.add_argument(
         "--commit",
@@ -89,6 +95,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             max_attempts=args.max_attempts,
             agent_timeout=args.agent_timeout,
             test_command=args.test_command,
+            allow_unconfined=True if args.allow_unconfined else None,
         )
         if args.agent_command and not args.agent:
             values["agent"] = "command"

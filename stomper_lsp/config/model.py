@@ -15,6 +15,8 @@ AGENT_NAMES: tuple[str, ...] = ("ruff", "claude", "cursor", "codex", "gemini", "
 # Keys that make Stomper execute something. A repository must not be able to set them
 # (design invariant 6): they come from the user's own config, editor settings or CLI flags.
 COMMAND_KEYS: frozenset[str] = frozenset({"agent_command", "ruff_path", "mypy_path", "python"})
+# Keys that loosen the agents' confinement: as dangerous in a repository's hands.
+CONFINEMENT_KEYS: frozenset[str] = frozenset({"allow_unconfined", "agent_writable_dirs"})
 
 
 def _split_command(value: object) -> object:
@@ -85,6 +87,20 @@ class StomperConfig(BaseModel):
     )
     mypy_path: str | None = Field(
         default=None, description="Explicit mypy binary. Not from the repo."
+    )
+
+    allow_unconfined: bool = Field(
+        default=False,
+        description="Run agents even where the machine offers no way to confine them "
+        "(no bubblewrap, no Landlock); such attempts run one at a time and are rejected when "
+        "anything outside their sandbox changes. User config, editor settings or CLI "
+        "(`--allow-unconfined`) only.",
+    )
+    agent_writable_dirs: list[str] = Field(
+        default_factory=list,
+        description="Extra folders confined agents may write (besides their sandbox, a private "
+        "temp folder and their CLI's state folders), e.g. a shared cache. User config, editor "
+        "settings or CLI only.",
     )
 
     _split_agent = field_validator("agent_command", "test_command", mode="before")(

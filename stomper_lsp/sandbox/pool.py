@@ -95,6 +95,11 @@ class Sandbox:
     def __repr__(self) -> str:
         return f"Sandbox(slot={self.slot}, path={str(self.path)!r})"
 
+    @property
+    def admin_dir(self) -> Path:
+        """`<shadow>/worktrees/<name>`: this worktree's own HEAD and index (see confinement)."""
+        return self._worktree.admin_dir
+
     def close(self) -> None:
         if self._watch is not None:
             self._watch.close()

@@ -125,12 +125,20 @@ async def sweep_stale_sandboxes(repo_root: Path, *, base_dir: Path | None = None
 
 async def sweep_bases(location: RepositoryLocation, bases: Sequence[Path]) -> list[Path]:
     """`sweep_stale_sandboxes` over several sandbox folders (every place a run may have
-    used), listing the repository's own worktrees once for all of them."""
+    used), listing the repository's own worktrees once for all of them; also kills agents
+    of dead runs and removes their `$TMPDIR/stomper-run-*` folders (confinement/orphans.py)."""
+    # Imported here: confinement builds on sandbox.layout, which imports this package.
+    from stomper_lsp.confinement.orphans import sweep_leftovers
+
     user_worktrees = await _best_effort(registered_worktrees(location.git_common_dir), [])
+    leftovers = asyncio.ensure_future(asyncio.to_thread(sweep_leftovers))
     swept = await asyncio.gather(
         *(_sweep_base(location, user_worktrees, sandbox_base_dir(base)) for base in bases)
     )
-    return sorted({path for paths in swept for path in paths})
+    killed, run_dirs = await leftovers
+    if killed:
+        _log.warning("killed %d agent process(es) left by a dead run: %s", len(killed), killed)
+    return sorted({path for paths in swept for path in paths} | set(run_dirs))
 
 
 async def _sweep_base(

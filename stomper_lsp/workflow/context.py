@@ -9,6 +9,7 @@ from pathlib import Path
 from stomper_lsp.agents.base import Agent
 from stomper_lsp.checkers.model import Issue
 from stomper_lsp.checkers.runner import CheckRunner
+from stomper_lsp.confinement.attempts import AttemptGuard
 from stomper_lsp.project import Project
 from stomper_lsp.sandbox.pool import WorktreePool
 from stomper_lsp.sandbox.snapshot import Snapshot
@@ -33,6 +34,8 @@ class RunContext:
     progress: ProgressTracker = field(default_factory=ProgressTracker)
     baseline: dict[str, list[Issue]] = field(default_factory=dict)
     """Issues per project-relative path in the snapshot, filled by collect."""
+    guard: AttemptGuard | None = None
+    """Confines agents and the test command (None: unconfined, for library use)."""
     _runners: dict[int, CheckRunner] = field(default_factory=dict)
 
     def runner_for(self, slot: int) -> CheckRunner:

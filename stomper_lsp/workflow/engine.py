@@ -19,6 +19,9 @@ from typing import Any, cast
 
 from stomper_lsp.agents.base import Agent, AgentUnavailableError
 from stomper_lsp.agents.registry import build_agent
+from stomper_lsp.confinement import ConfinementError, Mechanism, confinement_for_run
+from stomper_lsp.confinement.attempts import AttemptGuard
+from stomper_lsp.confinement.orphans import mark_run_dir
 from stomper_lsp.project import Project
 from stomper_lsp.sandbox.placement import all_bases, choose_base_dir
 from stomper_lsp.sandbox.pool import WorktreePool
@@ -65,26 +68,32 @@ async def run_fix(
     started = time.monotonic()
     config = project.config
     timings: dict[str, float] = {}
+    run_id = uuid.uuid4().hex[:12]
     try:
         chosen = agent or await build_agent(config, project.environment)
+        confinement = await confinement_for_run(
+            run_id,
+            allow_unconfined=config.allow_unconfined,
+            extra_writable=config.agent_writable_dirs,
+        )
         location = await locate_repository(project.root)
         base_dir = await choose_base_dir(location, config.max_parallel_files)
         snapshot = await create_snapshot(
             project.root, overlays, base_dir=base_dir, location=location
         )
-    except (AgentUnavailableError, SandboxError) as exc:
+    except (AgentUnavailableError, SandboxError, ConfinementError) as exc:
         raise FixRunError(str(exc)) from exc
     await sweep_bases(location, all_bases())
     timings["snapshot"] = time.monotonic() - started
-    run_id = uuid.uuid4().hex[:12]
+    # Unconfined attempts run one at a time (see confinement/escapes.py): one slot suffices.
+    parallel = 1 if confinement.mechanism is Mechanism.NONE else config.max_parallel_files
     log_dir = log_root() / run_id
     log_dir.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(_prune_old_logs, log_dir.parent)
     run_dir = Path(tempfile.mkdtemp(prefix=f"stomper-run-{run_id}-"))
     try:
-        async with WorktreePool(
-            snapshot, config.max_parallel_files, run_id=run_id
-        ) as pool:
+        await asyncio.to_thread(mark_run_dir, run_dir, project.root)
+        async with WorktreePool(snapshot, parallel, run_id=run_id) as pool:
             context = RunContext(
                 project=project,
                 agent=chosen,
@@ -93,6 +102,13 @@ async def run_fix(
                 run_dir=run_dir,
                 log_dir=log_dir,
                 test_command=config.test_command,
+                guard=AttemptGuard(
+                    confinement,
+                    temp_root=run_dir,
+                    watch_roots=[snapshot.repo_root, snapshot.shadow_dir.parent],
+                    readable=[snapshot.shadow_dir.parent, run_dir],
+                    snapshot=snapshot.commit,
+                ),
             )
             fan_out_started = time.monotonic()
             final = await _drive(context, list(paths) if paths is not None else None, on_progress)
@@ -115,7 +131,7 @@ async def _drive(
     graph = build_graph()
     final: dict[str, Any] = {}
     run_config: Any = {
-        "max_concurrency": context.project.config.max_parallel_files,
+        "max_concurrency": context.pool.size,
         "recursion_limit": 25,
     }
     # astream is an async generator; its annotation says AsyncIterator, which has no aclose.
@@ -168,4 +184,5 @@ def _report(
         peak_concurrent_merges=context.result.gauge.peak,
         duration_s=round(duration, 3),
         errors=errors,
+        confinement=context.guard.run.label if context.guard else "none",
     )

@@ -105,6 +105,7 @@ class _FilePipeline:
             sandbox=sandbox,
             runner=ctx.runner_for(sandbox.slot),
             emit=lambda kind, message, attempt: self.emit(kind, message, attempt),
+            guard=ctx.guard,
         )
         self.agent_seconds = found.agent_seconds
         return await self.deliver(found)

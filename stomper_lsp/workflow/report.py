@@ -103,6 +103,8 @@ class FixReport(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)
     """Seconds per phase: snapshot, collect, fix (the fan-out), cleanup."""
     errors: list[str] = Field(default_factory=list)
+    confinement: str = "none"
+    """How agents were confined: `bwrap+landlock`, `bwrap`, `landlock` or `none (opt-in)`."""
 
     def by_status(self, status: FileStatus) -> list[FileOutcome]:
         return [f for f in self.files if f.status == status]

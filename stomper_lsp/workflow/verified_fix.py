@@ -19,6 +19,7 @@ The texts handed back are the captured ones, never a later read of the sandbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import time
@@ -30,6 +31,8 @@ from typing import Literal
 from stomper_lsp.agents.base import Agent, AgentResult, AgentTask
 from stomper_lsp.checkers.model import Issue
 from stomper_lsp.checkers.runner import CheckRunner
+from stomper_lsp.confinement import Confinement
+from stomper_lsp.confinement.attempts import AttemptGuard, Escapes
 from stomper_lsp.process import run_process
 from stomper_lsp.sandbox.pool import Sandbox, SandboxChanges
 from stomper_lsp.symlinks import link_refusal
@@ -134,14 +137,25 @@ def _same_tree(before: SandboxChanges, after: SandboxChanges, left_out: Sequence
 class _Body:
     def __init__(
         self, request: FixRequest, agent: Agent, sandbox: Sandbox, runner: CheckRunner,
-        emit: Emit,
+        emit: Emit, guard: AttemptGuard | None = None,
     ) -> None:
         self.request = request
         self.agent = agent
         self.sandbox = sandbox
         self.runner = runner
         self.emit = emit
+        self.guard = guard
         self.result = VerifiedFix()
+
+    async def _confinement(self, *, state_dirs: bool) -> Confinement | None:
+        """What the next process tree in this sandbox may write (None: unconfined)."""
+        if self.guard is None:
+            return None
+        states = getattr(self.agent, "state_dirs", ()) if state_dirs else ()
+        return await self.guard.confinement(
+            worktree=self.sandbox.path, admin_dir=self.sandbox.admin_dir,
+            slot=self.sandbox.slot, state_dirs=states,
+        )
 
     async def run(self) -> VerifiedFix:
         path = self.request.path
@@ -179,6 +193,7 @@ class _Body:
         request = self.request
         self.emit("attempt", f"attempt {attempt}", attempt)
         self.sandbox.mark_dirty()
+        confinement = await self._confinement(state_dirs=True)
         task = AgentTask(
             workdir=self.sandbox.project_dir,
             target=request.path,
@@ -189,11 +204,16 @@ class _Body:
             log_path=request.log_path,
             timeout=request.agent_timeout,
             prompt_dir=request.prompt_dir,
+            confinement=confinement,
         )
         started = time.monotonic()
-        outcome = await self.agent.fix(task)
+        async with self._watched(confinement, "the agent") as escapes:
+            outcome = await self.agent.fix(task)
         self.result.agent_seconds += time.monotonic() - started
-        judged = await self._judge(outcome)
+        if escapes.reason:
+            judged = _Judged(Verdict(False, escapes.reason), "rejected")
+        else:
+            judged = await self._judge(outcome)
         await self._record(attempt, judged, outcome)
         return judged
 
@@ -259,15 +279,28 @@ class _Body:
         verdict = judge(self.request.path, self.request.baseline, report.issues, files.judged)
         return verdict, "accepted" if verdict.accepted else "rejected"
 
+    def _watched(
+        self, confinement: Confinement | None, who: str
+    ) -> contextlib.AbstractAsyncContextManager[Escapes]:
+        if self.guard is None or confinement is None:
+            return contextlib.nullcontext(Escapes())
+        return self.guard.watched(confinement, who)
+
     async def _run_tests(self) -> tuple[str | None, str]:
+        """The user's test command, confined like the agent: it runs the agent's code."""
         command = list(self.request.test_command or [])
+        confinement = await self._confinement(state_dirs=False)
         try:
-            result = await run_process(
-                command, cwd=self.sandbox.project_dir, timeout=self.request.agent_timeout
-            )
+            async with self._watched(confinement, "the test command") as escapes:
+                result = await run_process(
+                    command, cwd=self.sandbox.project_dir, timeout=self.request.agent_timeout,
+                    confinement=confinement,
+                )
         except OSError as exc:
             return f"the test command {command[0]!r} could not start: {exc}", ""
         tail = (result.stdout_text + result.stderr_text)[-TEST_OUTPUT_TAIL:]
+        if escapes.reason:
+            return escapes.reason, tail
         if result.timed_out:
             return "the test command timed out", tail
         if result.returncode != 0:
@@ -308,7 +341,11 @@ def _append_verdict(log_path: Path, target: str, report: AttemptReport) -> None:
 
 
 async def find_verified_fix(
-    request: FixRequest, *, agent: Agent, sandbox: Sandbox, runner: CheckRunner, emit: Emit
+    request: FixRequest, *, agent: Agent, sandbox: Sandbox, runner: CheckRunner, emit: Emit,
+    guard: AttemptGuard | None = None,
 ) -> VerifiedFix:
-    """Run the attempts for one file in a leased sandbox; never merges or delivers."""
-    return await _Body(request, agent, sandbox, runner, emit).run()
+    """Run the attempts for one file in a leased sandbox; never merges or delivers.
+
+    With `guard`, every agent and test-command process is confined (and, unconfined by the
+    user's choice, watched for writes outside the sandbox)."""
+    return await _Body(request, agent, sandbox, runner, emit, guard).run()

@@ -67,9 +67,11 @@ def test_dry_run_prints_the_diff_and_writes_nothing(make_repo: Any) -> None:
     assert (root / "a.py").read_text() == BROKEN
 
 
-def test_max_attempts_and_test_command_reach_the_run(make_repo: Any, tmp_path: Path) -> None:
+def test_max_attempts_and_test_command_reach_the_run(
+    make_repo: Any, tmp_path: Path, agent_out: Path,
+) -> None:
     root = make_repo({"a.py": BROKEN})
-    count = tmp_path / "count"
+    count = agent_out / "count"
     proc = stomper(root, "fix", "--json", "--max-attempts", "2",
                    "--test-command", f"{sys.executable} -c 'raise SystemExit(1)'",
                    "--agent-command", agent_flag("--count-file", str(count), *FIX_BOTH))

@@ -169,7 +169,7 @@ def test_unknown_project_key(project: Path, write_pyproject: WriteText) -> None:
 
     assert message.startswith(f"{pyproject} [tool.stomper]: unknown key 'max_paralel_files'.")
     assert "Did you mean 'max_parallel_files'?" in message
-    assert "Valid keys: agent, agent_command, agent_timeout, checker_timeout" in message
+    assert "Valid keys: agent, agent_command, agent_timeout, agent_writable_dirs" in message
 
 
 def test_unknown_key_in_the_nested_table_shows_where_it_is(

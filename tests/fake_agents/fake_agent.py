@@ -9,6 +9,7 @@ touch-git, spew, hang, read-stdin, crash.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -59,6 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--record-argv", type=Path, metavar="PATH",
                    help="write {argv, cwd, prompt} as JSON (prompt: text of an existing .md arg)")
     p.add_argument("--crash", action="store_true")
+    p.add_argument("--try-write", nargs=2, action="append", default=[], metavar=("PATH", "TEXT"),
+                   help="write PATH (absolute, ~ or ../ allowed); a refusal is printed, not fatal")
+    p.add_argument("--attack-project", nargs=2, action="append", default=[],
+                   metavar=("REL", "TEXT"),
+                   help="find the user's real project (alternates, parent's cwd, $PWD) and "
+                        "write REL there")
+    p.add_argument("--attack-siblings", metavar="TEXT",
+                   help="write `escaped.py` into every other sandbox slot of the run")
+    p.add_argument("--daemon", type=Path, metavar="HEARTBEAT",
+                   help="double-fork a setsid daemon that appends to HEARTBEAT every 0.05 s")
     return p
 
 
@@ -176,6 +187,68 @@ def _crash() -> None:
     sys.exit(3)
 
 
+def _try_write(path: str, text: str) -> None:
+    destination = Path(os.path.expanduser(path))
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_text(_unescape(text), encoding="utf-8")
+        print(f"fake agent: wrote {destination}")
+    except OSError as exc:
+        print(f"fake agent: could not write {destination}: {exc}")
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=False,
+                          stdin=subprocess.DEVNULL).stdout.strip()
+
+
+def _project_candidates() -> list[Path]:
+    """Every way an agent has found the user's real project from inside its sandbox."""
+    found: list[Path] = []
+    common = _git("rev-parse", "--path-format=absolute", "--git-common-dir")
+    alternates = Path(common) / "objects" / "info" / "alternates"
+    if common and alternates.is_file():
+        for line in alternates.read_text(encoding="utf-8").splitlines():
+            found.append(Path(line.strip()).parent.parent)  # <project>/.git/objects
+    with contextlib.suppress(OSError):
+        found.append(Path(os.readlink(f"/proc/{os.getppid()}/cwd")))
+    if os.environ.get("PWD"):
+        found.append(Path(os.environ["PWD"]))
+    return found
+
+
+def _attack_project(rel: str, text: str) -> None:
+    for project in dict.fromkeys(_project_candidates()):
+        if (project / ".git").is_dir() and project != Path.cwd():
+            _try_write(str(project / rel), text)
+
+
+def _attack_siblings(text: str) -> None:
+    top = Path(_git("rev-parse", "--show-toplevel") or ".").resolve()
+    for sibling in sorted(top.parent.iterdir()):
+        if sibling != top and sibling.is_dir():
+            _try_write(str(sibling / "escaped.py"), text)
+    _try_write(str(top.parent / "dropped-in-run-dir.txt"), text)
+
+
+def _daemon(heartbeat: Path) -> None:
+    if os.fork() != 0:
+        return
+    os.setsid()
+    if os.fork() != 0:
+        os._exit(0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    while True:
+        try:
+            with heartbeat.open("a", encoding="utf-8") as beat:
+                beat.write(f"{os.getpid()} {time.time()}\n")
+        except OSError:
+            pass
+        time.sleep(0.05)
+
+
 def main() -> None:
     # Unknown options and extra words are ignored, so it can stand in for an agent CLI.
     args, _ignored = _parser().parse_known_args()
@@ -228,6 +301,14 @@ def main() -> None:
         for _ in range(int(args.spew * 1024)):
             sys.stdout.buffer.write(line)
         sys.stdout.flush()
+    for path, text in args.try_write:
+        _try_write(path, text)
+    for rel, text in args.attack_project:
+        _attack_project(rel, text)
+    if args.attack_siblings is not None:
+        _attack_siblings(args.attack_siblings)
+    if args.daemon is not None:
+        _daemon(args.daemon)
     if args.hang:
         _hang(args.pid_dir)
     if args.read_stdin:

@@ -142,9 +142,9 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.parametrize("how", ["command", "progress"])
 async def test_cancel_kills_the_agents_and_leaves_no_sandbox(
-    editor: Editor, tmp_path: Path, how: str
+    agent_out: Path, real_pids: None, editor: Editor, tmp_path: Path, how: str
 ) -> None:
-    pids = tmp_path / "pids"
+    pids = agent_out / "pids"
     root = write_project(tmp_path / "proj", {"mod.py": "import os\n"})
     await start(editor, root, "visual-studio-code",
                 settings=fake_agent("--hang", "--pid-dir", str(pids)))
@@ -257,9 +257,9 @@ async def test_fix_all_without_arguments_fixes_every_folder(
 
 
 async def test_sigterm_stops_the_agents_before_the_server_goes(
-    editor: Editor, tmp_path: Path
+    agent_out: Path, real_pids: None, editor: Editor, tmp_path: Path
 ) -> None:
-    pids = tmp_path / "pids"
+    pids = agent_out / "pids"
     root = write_project(tmp_path / "proj", {"mod.py": "import os\n"})
     await start(editor, root, "emacs", settings=fake_agent("--hang", "--pid-dir", str(pids)))
     await fix_all(editor, root)

@@ -63,10 +63,10 @@ async def test_partial_fix_is_kept_as_partial(make_repo: Any) -> None:
 
 
 async def test_fix_that_introduces_an_issue_is_rejected_and_retried(
-    make_repo: Any, tmp_path: Path
+    make_repo: Any, tmp_path: Path, agent_out: Path
 ) -> None:
     root = make_repo({"mod.py": BROKEN})
-    count = tmp_path / "count"
+    count = agent_out / "count"
     report = await fix_one(
         root, *FIX_BOTH, "--append", "import sys\\n", "--count-file", str(count),
         max_attempts=2,
@@ -78,9 +78,11 @@ async def test_fix_that_introduces_an_issue_is_rejected_and_retried(
     assert report.changes == []
 
 
-async def test_retry_with_feedback_can_succeed(make_repo: Any, tmp_path: Path) -> None:
+async def test_retry_with_feedback_can_succeed(
+    make_repo: Any, tmp_path: Path, agent_out: Path,
+) -> None:
     root = make_repo({"mod.py": BROKEN})
-    count = tmp_path / "count"
+    count = agent_out / "count"
     report = await fix_one(
         root, "--count-file", str(count), "--fail-first", "1", *FIX_BOTH, max_attempts=3
     )
@@ -120,9 +122,11 @@ async def test_deleting_the_target_is_rejected(make_repo: Any) -> None:
     assert (root / "mod.py").read_text() == BROKEN
 
 
-async def test_writing_into_git_is_rejected_without_retry(make_repo: Any, tmp_path: Path) -> None:
+async def test_writing_into_git_is_rejected_without_retry(
+    make_repo: Any, tmp_path: Path, agent_out: Path,
+) -> None:
     root = make_repo({"mod.py": BROKEN})
-    count = tmp_path / "count"
+    count = agent_out / "count"
     report = await fix_one(
         root, *FIX_BOTH, "--touch-git", "--count-file", str(count), max_attempts=3
     )
@@ -145,9 +149,11 @@ async def test_writing_outside_the_project_is_rejected(make_repo: Any) -> None:
 
 
 @pytest.mark.slow
-async def test_hanging_agent_is_killed_with_its_children(make_repo: Any, tmp_path: Path) -> None:
+async def test_hanging_agent_is_killed_with_its_children(
+    make_repo: Any, tmp_path: Path, agent_out: Path, real_pids: None,
+) -> None:
     root = make_repo({"mod.py": BROKEN})
-    pids = tmp_path / "pids"
+    pids = agent_out / "pids"
     report = await fix_one(
         root, *FIX_BOTH, "--hang", "--pid-dir", str(pids), agent_timeout=1.5, max_attempts=1
     )

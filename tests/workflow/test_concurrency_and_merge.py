@@ -86,11 +86,11 @@ async def test_overlapping_edits_make_the_later_one_a_conflict(make_repo: Any) -
 # LangGraph drops the queued branches' coroutines unstarted on cancel: exactly what we want.
 @pytest.mark.filterwarnings("ignore:coroutine 'arun_with_retry' was never awaited")
 async def test_cancel_mid_run_leaves_no_worktree_process_or_change(
-    make_repo: Any, tmp_path: Path, sandbox_base: Path
+    make_repo: Any, tmp_path: Path, agent_out: Path, real_pids: None, sandbox_base: Path
 ) -> None:
     root = make_repo({f"m{i}.py": BROKEN for i in range(4)})
     before = user_state(root)
-    pids = tmp_path / "pids"
+    pids = agent_out / "pids"
     started = asyncio.Event()
 
     def on_progress(event: ProgressEvent) -> None:
