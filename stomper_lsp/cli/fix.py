@@ -107,6 +107,13 @@ def _print_text(
         f"peak {report.peak_concurrent_files} files at once.",
         file=out,
     )
+    if report.files:
+        how = (
+            "UNCONFINED (you allowed it); attempts that changed files outside their sandbox "
+            "were rejected" if report.confinement.startswith("none") else
+            f"confined by {report.confinement}"
+        )
+        print(f"Agents ran {how}.", file=out)
     logs = sorted({o.log_path for o in report.files if o.log_path})
     if logs:
         print(f"Agent logs: {logs[0].rsplit('/', 1)[0]}", file=out)

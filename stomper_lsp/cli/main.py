@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from stomper_lsp.checkers.files import PathOutsideProjectError
 from stomper_lsp.cli.check import run_check
 from stomper_lsp.cli.exit_codes import EXIT_ERROR
 from stomper_lsp.config import AGENT_NAMES, TOOL_NAMES, ConfigError
+from stomper_lsp.confinement.policy import FORCE_ENV
 from stomper_lsp.project import Project, find_project_root
 from stomper_lsp.workflow.errors import FixRunError
 
@@ -82,10 +84,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="one commit per fixed file with only Stomper's change (refuses files you changed)",
     )
+    doctor = sub.add_parser(
+        "doctor", help="say whether and how agents are confined on this machine"
+    )
+    doctor.add_argument(
+        "--project", type=Path, help="project root (default: nearest folder with pyproject.toml)"
+    )
+    doctor.add_argument(
+        "--allow-unconfined", action="store_true", help="as `stomper fix --allow-unconfined`"
+    )
+    doctor.add_argument("--json", action="store_true", help="print one JSON document")
     return parser
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    if args.command == "doctor":
+        return {"allow_unconfined": True if args.allow_unconfined else None}
     values: dict[str, Any] = {"tools": args.tools, "select": args.select, "ignore": args.ignore}
     if args.command == "fix":
         values.update(
@@ -108,21 +122,30 @@ def load_project(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[P
             raise ConfigError(f"--project {args.project}: not a folder.")
         root = args.project
     else:
-        first = Path(args.paths[0]) if args.paths else Path.cwd()
-        if args.paths and not first.exists():
+        paths = getattr(args, "paths", [])
+        first = Path(paths[0]) if paths else Path.cwd()
+        if paths and not first.exists():
             raise ConfigError(f"{first}: no such file or folder.")
         root = find_project_root(first)
-    for path in args.paths:
+    for path in getattr(args, "paths", []):
         if not Path(path).exists():
             raise ConfigError(f"{path}: no such file or folder.")
-    project = Project.load(root, overrides=overrides, trusted=not args.untrusted)
-    return project, project.relative(args.paths)
+    project = Project.load(
+        root, overrides=overrides, trusted=not getattr(args, "untrusted", False)
+    )
+    return project, project.relative(getattr(args, "paths", []))
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
     project, paths = load_project(args, _overrides(args))
     for warning in project.warnings:
         print(f"stomper: warning: {warning}", file=sys.stderr)
+    if args.command == "doctor":
+        from stomper_lsp.cli.doctor import run_doctor
+
+        return await run_doctor(
+            project.config, forced=os.environ.get(FORCE_ENV), as_json=args.json, out=sys.stdout
+        )
     if args.command == "fix":
         if args.dry_run and args.commit:
             raise ConfigError("--dry-run and --commit exclude each other.")

@@ -81,13 +81,17 @@ def choose_mechanism(
                 + "; ".join(problems) + f". Unset {FORCE_ENV} to use the best available."
             )
     if mechanism is Mechanism.NONE and not allow_unconfined:
-        why = "; ".join(_missing(Mechanism.BWRAP_LANDLOCK, support)) or f"{FORCE_ENV}=none"
+        if wanted == "auto":
+            why = "this machine offers no way to stop them writing outside their sandbox (" \
+                + "; ".join(_missing(Mechanism.BWRAP_LANDLOCK, support)) \
+                + "). Install bubblewrap or use a kernel with Landlock, or"
+        else:
+            why = f"{FORCE_ENV}=none switches confinement off. Unset it, or"
         raise ConfinementError(
-            "Refusing to run agents unconfined: this machine offers no way to stop them "
-            f"writing outside their sandbox ({why}). Install bubblewrap or use a kernel with "
-            f"Landlock, or accept the risk with {ALLOW_FLAG} (or `{ALLOW_KEY} = true` in your "
-            "user config; a repository cannot set it). Unconfined attempts run one at a "
-            "time and are rejected when anything outside their sandbox changes."
+            f"Refusing to run agents unconfined: {why} accept the risk with {ALLOW_FLAG} "
+            f"(or `{ALLOW_KEY} = true` in your user config; a repository cannot set it). "
+            "Unconfined attempts run one at a time and are rejected when anything outside "
+            "their sandbox changes."
         )
     return mechanism
 

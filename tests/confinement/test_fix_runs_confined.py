@@ -3,6 +3,7 @@ says how agents were confined."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from stomper_lsp.confinement import FORCE_ENV
 from stomper_lsp.workflow.engine import run_fix
 from stomper_lsp.workflow.errors import FixRunError
 from stomper_lsp.workflow.report import FileStatus, FixReport
-from tests.confinement.conftest import machine_support
+from tests.confinement.conftest import machine_support, mechanisms
 from tests.workflow.repos import BROKEN, FIX_BOTH, fake, git, load
 
 EDITED = "# the user's uncommitted edit\n"
@@ -27,14 +28,18 @@ async def _fix(root: Path, *agent_args: str, **overrides: Any) -> FixReport:
     return await run_fix(load(root, **{**settings, **overrides}))
 
 
-async def test_absolute_path_writes_never_reach_the_users_project(make_repo: Any) -> None:
+@pytest.mark.parametrize("mechanism", mechanisms())
+async def test_absolute_path_writes_never_reach_the_users_project(
+    mechanism: Any, make_repo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(FORCE_ENV, mechanism.value)
     root = make_repo({"mod.py": BROKEN, "other.py": "X = 1\n"})
     (root / "other.py").write_text(EDITED)  # uncommitted, as the user left it
     report = await _fix(
         root, *FIX_BOTH, "--attack-project", "other.py", "stolen = 1\n",
         "--attack-project", "planted.py", "x = 1\n",
     )
-    assert report.confinement in ("bwrap+landlock", "bwrap", "landlock")
+    assert report.confinement == mechanism.value
     log = Path(report.files[0].log_path or "").read_text()
     # The agent did find the project (so the test is not vacuous) and was refused there.
     assert f"could not write {root / 'other.py'}" in log, log
@@ -45,7 +50,11 @@ async def test_absolute_path_writes_never_reach_the_users_project(make_repo: Any
     assert git(root, "status", "--porcelain") == " M other.py\n"
 
 
-async def test_home_tmp_and_parent_writes_are_refused(make_repo: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mechanism", mechanisms())
+async def test_home_tmp_and_parent_writes_are_refused(
+    mechanism: Any, make_repo: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(FORCE_ENV, mechanism.value)
     root = make_repo({"mod.py": BROKEN})
     home_file = Path.home() / f".stomper-escape-{tmp_path.name}"
     tmp_file = Path("/tmp") / f"stomper-escape-{tmp_path.name}"
@@ -69,3 +78,45 @@ async def test_refuses_to_run_unconfined_without_the_opt_in(
     with pytest.raises(FixRunError, match="--allow-unconfined"):
         await _fix(root, *FIX_BOTH, "--count-file", str(count))
     assert not count.exists()
+
+
+async def test_agents_cannot_write_into_sibling_slots(make_repo: Any) -> None:
+    files = {f"m{i}.py": BROKEN for i in range(4)}
+    root = make_repo(files)
+    report = await _fix(
+        root, "--sleep", "0.5", *FIX_BOTH, "--attack-siblings", "import os\n",
+        max_parallel_files=4,
+    )
+    assert report.peak_concurrent_files == 4
+    assert [o.status for o in report.files] == [FileStatus.FIXED] * 4
+    assert sorted(c.path for c in report.changes) == sorted(files)
+    logs = "".join(Path(o.log_path or "").read_text() for o in report.files)
+    refused = [line for line in logs.splitlines() if "could not write" in line]
+    assert any("-slot" in line and "escaped.py" in line for line in refused), logs
+    assert any("dropped-in-run-dir.txt" in line for line in refused), logs
+    assert "fake agent: wrote" not in logs
+
+
+GIT_PROBE = """
+import subprocess, sys
+def git(*args):
+    done = subprocess.run(["git", *args], capture_output=True, text=True)
+    print("git", args[0], "exit", done.returncode)
+git("status", "--porcelain")
+git("diff")
+open(sys.argv[1], "w").write("def check(x):\\n    return x is None\\n")
+git("add", sys.argv[1])
+"""
+
+
+async def test_git_reads_work_in_the_sandbox_but_the_shared_shadow_is_read_only(
+    make_repo: Any,
+) -> None:
+    root = make_repo({"mod.py": BROKEN})
+    project = load(root, agent="command", agent_command=[sys.executable, "-c", GIT_PROBE, "{file}"])
+    report = await run_fix(project)
+    log = Path(report.files[0].log_path or "").read_text()
+    assert "git status exit 0" in log and "git diff exit 0" in log, log
+    # Writing objects or refs would reach every slot and Stomper's own git: refused.
+    assert "git add exit 128" in log, log
+    assert report.files[0].status == FileStatus.FIXED, (report.files[0].message, log)
