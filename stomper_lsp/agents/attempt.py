@@ -42,6 +42,8 @@ class AttemptRecord:
     summary: str
     result: ProcessResult | None = None
     """None when the process never started (the summary says why)."""
+    confinement: str = "none"
+    """How the process tree was confined (see stomper_lsp.confinement)."""
 
 
 def format_record(record: AttemptRecord) -> bytes:
@@ -50,6 +52,7 @@ def format_record(record: AttemptRecord) -> bytes:
         f"===== stomper: {record.agent} agent, attempt {record.attempt} on {record.target} "
         f"({stamp}) =====",
         f"argv: {shlex.join(record.argv)}",
+        f"confinement: {record.confinement}",
     ]
     result = record.result
     if result is not None:
@@ -114,7 +117,9 @@ async def run_attempt(
     extra = detail(result) if detail is not None else ""
     if extra:
         summary += f" ({extra})"
+    how = task.confinement.mechanism.label if task.confinement else "none"
     await append_attempt_log(
-        task.log_path, AttemptRecord(agent, task.target, task.attempt, argv, summary, result)
+        task.log_path,
+        AttemptRecord(agent, task.target, task.attempt, argv, summary, result, how),
     )
     return AgentResult(exit_code=exit_code_of(result), timed_out=result.timed_out, summary=summary)

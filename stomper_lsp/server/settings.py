@@ -10,6 +10,8 @@ Editor key -> meaning:
 - tools, select, ignore, include, exclude, agent, python: the same StomperConfig keys
 - agentCommand, testCommand, ruffPath, mypyPath: agent_command, test_command, ruff_path,
   mypy_path (editor settings are the user's own, so they may name programs)
+- allowUnconfined, agentWritableDirs: allow_unconfined, agent_writable_dirs (likewise
+  the user's own: they loosen the agents' confinement)
 - maxParallelFiles, maxAttempts, agentTimeout, checkerTimeout: the snake_case keys
 - lintOnChange: run ruff on unsaved changes (default true)
 - debounceMs: quiet time after a keystroke before ruff runs again (default 40)

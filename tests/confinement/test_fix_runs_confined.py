@@ -120,3 +120,12 @@ async def test_git_reads_work_in_the_sandbox_but_the_shared_shadow_is_read_only(
     # Writing objects or refs would reach every slot and Stomper's own git: refused.
     assert "git add exit 128" in log, log
     assert report.files[0].status == FileStatus.FIXED, (report.files[0].message, log)
+
+
+async def test_the_attempt_log_says_how_the_agent_was_confined(make_repo: Any) -> None:
+    root = make_repo({"mod.py": BROKEN})
+    report = await run_fix(load(root))  # the built-in ruff agent
+    assert report.files[0].status == FileStatus.FIXED
+    log = Path(report.files[0].log_path or "").read_text()
+    assert f"confinement: {report.confinement}" in log
+    assert report.confinement != "none"

@@ -16,6 +16,7 @@ from stomper_lsp.config import load_config
 from stomper_lsp.confinement import FORCE_ENV, Mechanism, Support, choose_mechanism
 from stomper_lsp.confinement.launcher import landlock_abi
 from stomper_lsp.confinement.policy import ConfinementError
+from stomper_lsp.confinement.support import probe_bwrap
 from stomper_lsp.workflow.engine import run_fix
 from stomper_lsp.workflow.report import FileStatus
 from tests.workflow.repos import BROKEN, FIX_BOTH, fake, load
@@ -114,3 +115,17 @@ def test_fix_refuses_to_run_unconfined_and_names_the_flag(make_repo: Any) -> Non
     allowed = _cli(root, "fix", "--tools", "ruff", "--allow-unconfined", **{FORCE_ENV: "none"})
     assert allowed.returncode == 0, allowed.stderr
     assert "Agents ran UNCONFINED" in allowed.stdout
+
+
+async def test_a_bwrap_that_cannot_make_namespaces_is_not_counted(tmp_path: Path) -> None:
+    """As on Ubuntu 24.04 with AppArmor's userns restriction: present, but it fails."""
+    fake_bwrap = tmp_path / "bwrap"
+    fake_bwrap.write_text(
+        "#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n"
+    )
+    fake_bwrap.chmod(0o755)
+    found, why = await probe_bwrap(str(fake_bwrap))
+    assert found is None
+    assert "uid map" in why and "user namespaces" in why
+    assert (await probe_bwrap(str(tmp_path / "missing")))[0] is None
+
