@@ -16,7 +16,9 @@ What an attempt may write, and why:
   An agent's `git add`/`commit` therefore fails; agents are told not to commit anyway;
 - a private temp folder (TMPDIR), emptied before each attempt;
 - the state folders its CLI keeps (`state_dirs` on the agent, e.g. ~/.claude), created if
-  missing, and the user's own `agent_writable_dirs`.
+  missing, and the user's own `agent_writable_dirs`. An entry that is an existing file
+  (`~/.claude.json`) is writable in place (it cannot be replaced by a rename: that needs
+  write access to its folder).
 """
 
 from __future__ import annotations
@@ -129,8 +131,9 @@ class RunConfinement:
         """The confinement of one attempt (agent or test command) in one sandbox."""
         states = [Path(os.path.expanduser(folder)) for folder in state_dirs]
         for folder in [private_tmp, *states]:
-            folder.mkdir(parents=True, exist_ok=True)
-        extra = [folder for folder in self.extra_writable if folder.is_dir()]
+            if not folder.exists():  # an existing file (`~/.claude.json`) stays a file
+                folder.mkdir(parents=True, exist_ok=True)
+        extra = [folder for folder in self.extra_writable if folder.exists()]
         writable = tuple(dict.fromkeys(
             Path(os.path.realpath(folder))
             for folder in (worktree, admin_dir, private_tmp, *states, *extra)

@@ -106,3 +106,22 @@ async def test_a_timeout_takes_the_whole_tree_down(mechanism: Mechanism, tmp_pat
     assert settled > 0
     time.sleep(0.4)
     assert _beats(heartbeat) == settled, "the daemon outlived the timeout"
+
+
+@pytest.mark.parametrize("mechanism", mechanisms())
+async def test_a_state_file_is_writable_in_place_and_its_folder_is_not(
+    mechanism: Mechanism, tmp_path: Path
+) -> None:
+    tmp, home = tmp_path / "tmp", tmp_path / "home"
+    tmp.mkdir()
+    home.mkdir()
+    state = home / ".agent.json"
+    state.write_text("{}")
+    result = await run_process(
+        [sys.executable, str(FAKE_AGENT), "--try-write", str(state), '{"n": 1}',
+         "--try-write", str(home / "other"), "x"],
+        cwd=tmp_path, timeout=30, confinement=_confinement(mechanism, state, tmp=tmp),
+    )
+    assert result.returncode == 0, result.stderr_text
+    assert state.read_text() == '{"n": 1}'
+    assert not (home / "other").exists()

@@ -4,6 +4,7 @@ says how agents were confined."""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,16 @@ async def test_the_attempt_log_says_how_the_agent_was_confined(make_repo: Any) -
     log = Path(report.files[0].log_path or "").read_text()
     assert f"confinement: {report.confinement}" in log
     assert report.confinement != "none"
+
+
+async def test_a_heartbeat_daemon_is_dead_when_the_attempt_ends(
+    make_repo: Any, agent_out: Path
+) -> None:
+    root = make_repo({"mod.py": BROKEN})
+    heartbeat = agent_out / "heartbeat"
+    report = await _fix(root, *FIX_BOTH, "--daemon", str(heartbeat))
+    assert report.files[0].status == FileStatus.FIXED
+    assert heartbeat.exists(), "the daemon never started"
+    beats = len(heartbeat.read_text().splitlines())
+    time.sleep(0.3)
+    assert len(heartbeat.read_text().splitlines()) == beats, "the daemon outlived the attempt"

@@ -233,6 +233,9 @@ def _attack_siblings(text: str) -> None:
 
 def _daemon(heartbeat: Path) -> None:
     if os.fork() != 0:
+        deadline = time.monotonic() + 2
+        while not heartbeat.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the daemon is running once it has beaten
         return
     os.setsid()
     if os.fork() != 0:
