@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from stomper_lsp.confinement import detect_support
 from tests.workflow.repos import RUFF_ONLY, git, worktrees
 
 # Tests make real commits; CI machines have no git identity, and the developer's own global
@@ -23,14 +25,24 @@ os.environ.update(
 )
 
 
+SUPPORT = asyncio.run(detect_support())
+# Where agents cannot be confined (no bubblewrap, no Landlock: some containers), fix runs
+# would all refuse to start; the suite then runs them unconfined by the user's choice, and
+# tests/confinement proves the detection path instead.
+UNCONFINED_MACHINE = not (SUPPORT.bwrap or SUPPORT.landlock)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_user_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Point Stomper's user config and git's global config at empty per-test files."""
+    """Point Stomper's user config and git's global config at per-test files (empty, or
+    opting in to unconfined agents on a machine that cannot confine them)."""
     home = tmp_path_factory.mktemp("home")
     gitconfig = home / ".gitconfig"
     gitconfig.write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n")
     saved = {k: os.environ.get(k) for k in ("STOMPER_CONFIG", "GIT_CONFIG_GLOBAL")}
     os.environ["STOMPER_CONFIG"] = str(Path(home) / "stomper.toml")
+    if UNCONFINED_MACHINE:
+        Path(home, "stomper.toml").write_text("allow_unconfined = true\n", encoding="utf-8")
     os.environ["GIT_CONFIG_GLOBAL"] = str(gitconfig)
     try:
         yield
@@ -55,17 +67,22 @@ def agent_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder outside every project that confined agents may write (their counters, pid
     files): named in the per-test user config as `agent_writable_dirs`."""
     folder = tmp_path_factory.mktemp("agent-out")
-    Path(os.environ["STOMPER_CONFIG"]).write_text(
-        f"agent_writable_dirs = [{str(folder)!r}]\n", encoding="utf-8"
-    )
+    with Path(os.environ["STOMPER_CONFIG"]).open("a", encoding="utf-8") as config:
+        config.write(f"agent_writable_dirs = [{str(folder)!r}]\n")
     return folder
 
 
 @pytest.fixture
 def real_pids(monkeypatch: pytest.MonkeyPatch) -> None:
     """Agents confined by Landlock alone, so the pids they record are the host's (inside
-    bubblewrap's PID namespace they would be the namespace's)."""
-    monkeypatch.setenv("STOMPER_CONFINEMENT", "landlock")
+    bubblewrap's PID namespace they would be the namespace's); without Landlock, unconfined."""
+    if SUPPORT.landlock:
+        monkeypatch.setenv("STOMPER_CONFINEMENT", "landlock")
+        return
+    monkeypatch.setenv("STOMPER_CONFINEMENT", "none")
+    if not UNCONFINED_MACHINE:  # there the user config opts in already
+        with Path(os.environ["STOMPER_CONFIG"]).open("a", encoding="utf-8") as config:
+            config.write("allow_unconfined = true\n")
 
 
 @pytest.fixture

@@ -97,6 +97,7 @@ def _cli(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]
 
 
 def test_doctor_says_how_agents_are_confined(make_repo: Any) -> None:
+    Path(os.environ["STOMPER_CONFIG"]).write_text("")  # no opt-in, whatever the machine
     root = make_repo({"mod.py": BROKEN})
     found = json.loads(_cli(root, "doctor", "--json").stdout)
     assert found["landlock_abi"] == landlock_abi()
@@ -107,6 +108,7 @@ def test_doctor_says_how_agents_are_confined(make_repo: Any) -> None:
 
 
 def test_fix_refuses_to_run_unconfined_and_names_the_flag(make_repo: Any) -> None:
+    Path(os.environ["STOMPER_CONFIG"]).write_text("")  # no opt-in, whatever the machine
     root = make_repo({"mod.py": BROKEN})
     refused = _cli(root, "fix", "--tools", "ruff", **{FORCE_ENV: "none"})
     assert refused.returncode == 2
