@@ -11,11 +11,13 @@ import pytest
 from stomper_lsp.agents.base import AgentResult, AgentTask
 from stomper_lsp.workflow.engine import run_fix
 from stomper_lsp.workflow.report import FileStatus, ProgressEvent
+from tests.conftest import UNCONFINED_MACHINE
 from tests.processes import wait_dead
 from tests.workflow.repos import BROKEN, FIX_BOTH, fake, load, user_state, worktrees
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(UNCONFINED_MACHINE, reason="unconfined agents run one at a time")
 @pytest.mark.parametrize("k", [1, 2, 4])
 async def test_peak_concurrency_equals_min_of_k_and_files(make_repo: Any, k: int) -> None:
     root = make_repo({f"m{i}.py": BROKEN for i in range(3)})
