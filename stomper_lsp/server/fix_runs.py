@@ -68,6 +68,8 @@ def summary(report: FixReport, delivery: Delivery) -> str:
     left_out = sorted({p for f in report.files for a in f.attempt_reports for p in a.left_out})
     if left_out:
         text += f" Never delivered (written by the agent, not fixes): {', '.join(left_out)}."
+    if report.confinement.startswith("none"):
+        text += " Agents ran UNCONFINED (you allowed it: allowUnconfined)."
     if report.errors:
         text += f" {report.errors[0]}"
     return text + " Details in the Stomper log."

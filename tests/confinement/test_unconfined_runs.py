@@ -131,3 +131,14 @@ async def test_a_bwrap_that_cannot_make_namespaces_is_not_counted(tmp_path: Path
     assert "uid map" in why and "user namespaces" in why
     assert (await probe_bwrap(str(tmp_path / "missing")))[0] is None
 
+
+
+def test_the_editor_summary_warns_only_about_unconfined_runs() -> None:
+    from stomper_lsp.server.delivery import Delivery
+    from stomper_lsp.server.fix_runs import summary
+    from stomper_lsp.workflow.report import FileOutcome, FixReport, RunStatus
+
+    files = [FileOutcome(path="a.py", status=FileStatus.FIXED, issues_before=1, issues_after=0)]
+    for how, warned in (("none (opt-in)", True), ("bwrap+landlock", False)):
+        report = FixReport(status=RunStatus.COMPLETED, root="/p", files=files, confinement=how)
+        assert ("UNCONFINED" in summary(report, Delivery(applied=["a.py"]))) is warned
