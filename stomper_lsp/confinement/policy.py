@@ -91,7 +91,8 @@ def choose_mechanism(
             why = f"{FORCE_ENV}=none switches confinement off. Unset it, or"
         raise ConfinementError(
             f"Refusing to run agents unconfined: {why} accept the risk with {ALLOW_FLAG} "
-            f"(or `{ALLOW_KEY} = true` in your user config; a repository cannot set it). "
+            f"(or `{ALLOW_KEY} = true` in your user config, or the editor setting "
+            "`allowUnconfined`; a repository cannot set them). "
             "Unconfined attempts run one at a time and are rejected when anything outside "
             "their sandbox changes."
         )
