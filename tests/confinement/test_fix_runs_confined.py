@@ -143,3 +143,16 @@ async def test_a_heartbeat_daemon_is_dead_when_the_attempt_ends(
     beats = len(heartbeat.read_text().splitlines())
     time.sleep(0.3)
     assert len(heartbeat.read_text().splitlines()) == beats, "the daemon outlived the attempt"
+
+
+async def test_the_test_command_is_confined_too(make_repo: Any) -> None:
+    root = make_repo({"mod.py": BROKEN})
+    planted = root / "planted_by_tests.py"
+    script = f"open({str(planted)!r}, 'w').write('x = 1')"
+    report = await _fix(
+        root, *FIX_BOTH, max_attempts=1, test_command=[sys.executable, "-c", script]
+    )
+    [outcome] = report.files
+    assert outcome.status == FileStatus.FAILED
+    assert "the test command failed" in outcome.message
+    assert not planted.exists()
