@@ -107,6 +107,7 @@ git("status", "--porcelain")
 git("diff")
 open(sys.argv[1], "w").write("def check(x):\\n    return x is None\\n")
 git("add", sys.argv[1])
+git("config", "filter.evil.clean", "/tmp/evil.sh")
 """
 
 
@@ -120,6 +121,7 @@ async def test_git_reads_work_in_the_sandbox_but_the_shared_shadow_is_read_only(
     assert "git status exit 0" in log and "git diff exit 0" in log, log
     # Writing objects or refs would reach every slot and Stomper's own git: refused.
     assert "git add exit 128" in log, log
+    assert "git config exit 0" not in log and "git config exit" in log, log
     assert report.files[0].status == FileStatus.FIXED, (report.files[0].message, log)
 
 

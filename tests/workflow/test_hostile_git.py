@@ -9,6 +9,7 @@ run must finish quickly, fix the file, and no marker may appear from Stomper's g
 
 from __future__ import annotations
 
+import os
 import stat
 import sys
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from stomper_lsp.sandbox.layout import shadow_dir_for
 from stomper_lsp.workflow.engine import run_fix
 from stomper_lsp.workflow.report import FileStatus
 from tests.workflow.repos import BROKEN, FIXED, load, user_state
@@ -69,6 +71,11 @@ async def test_planted_filters_hooks_and_config_never_run(
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
+    # Confinement alone would stop these plantings (the shadow and $HOME are read-only to
+    # agents); open them up so this test proves the second line: Stomper's own git.
+    shadow = shadow_dir_for(sandbox_base.resolve(), root.resolve())
+    with Path(os.environ["STOMPER_CONFIG"]).open("a", encoding="utf-8") as config:
+        config.write(f"agent_writable_dirs = [{str(shadow)!r}, {str(home)!r}]\n")
     before = user_state(root)
     started = time.monotonic()
     report = await run_fix(
