@@ -142,3 +142,18 @@ def test_the_editor_summary_warns_only_about_unconfined_runs() -> None:
     for how, warned in (("none (opt-in)", True), ("bwrap+landlock", False)):
         report = FixReport(status=RunStatus.COMPLETED, root="/p", files=files, confinement=how)
         assert ("UNCONFINED" in summary(report, Delivery(applied=["a.py"]))) is warned
+
+
+async def test_an_unconfined_test_command_that_escapes_rejects_the_attempt(
+    make_repo: Any, unconfined: None
+) -> None:
+    root = make_repo({"mod.py": BROKEN})
+    planted = root / "planted_by_tests.py"
+    script = f"open({str(planted)!r}, 'w').write('x = 1')"
+    project = load(root, agent="command", allow_unconfined=True, max_attempts=1,
+                   agent_command=fake(*FIX_BOTH), test_command=[sys.executable, "-c", script])
+    report = await run_fix(project)
+    [outcome] = report.files
+    assert outcome.status == FileStatus.FAILED
+    assert "the test command (unconfined) changed files outside its sandbox" in outcome.message
+    assert str(planted) in outcome.message
