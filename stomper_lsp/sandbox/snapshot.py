@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from stomper_lsp.process import ProcessResult
 from stomper_lsp.sandbox.errors import SandboxError
 from stomper_lsp.sandbox.git import (
     STOMPER_IDENTITY,
@@ -50,6 +51,7 @@ UNTRACKED_NOISE_DIRS = (
 _ADD_TIMEOUT_S = 600.0
 _SETTLE_ATTEMPTS = 5
 _SETTLE_PAUSE_S = 0.05
+_CONFIRM_S = 0.03
 _OVERLAY_HASHERS = 4
 _REGULAR_MODES = frozenset({"100644", "100755"})
 
@@ -112,42 +114,37 @@ async def _head_and_shadow(
 
 
 async def _stage_working_tree(repo_root: Path, env: Mapping[str, str]) -> None:
-    """`git add -A` until what was staged is what is on disk.
+    """`git add -A` until what was staged is what is on disk, and stays so for a moment.
 
     git reads each file once; a file an editor is saving at that moment can be staged half
     written (an empty or cut-off text whose issues then silently vanish from the run). git
     stats before it reads, so such a file differs from its index entry afterwards: stage
-    again until nothing does, and say which files kept changing if they never settle.
+    again until nothing does. A save paused between two writes can look settled, so the
+    clean state must hold over a short pause too. Files that never settle are named.
     """
     noise = [f":(exclude,glob)**/{name}/**" for name in UNTRACKED_NOISE_DIRS]
-    unsettled: list[str] = []
+    unsettled: list[str] = ["."]
     for attempt in range(_SETTLE_ATTEMPTS):
-        only = unsettled if attempt and unsettled != ["."] else ["."]
         added = await run_git(
             repo_root,
-            ["add", "-A", "--", *only, *noise] if only == ["."]
-            else ["--literal-pathspecs", "add", "-A", "--", *only],
+            ["add", "-A", "--", ".", *noise] if unsettled == ["."]
+            else ["--literal-pathspecs", "add", "-A", "--", *unsettled],
             env=env,
             timeout=_ADD_TIMEOUT_S,
             check=False,
         )
-        if added.returncode == -signal.SIGBUS and not added.timed_out:
-            # git maps files to read them: one truncated under it by a save kills it, and
-            # its lock on the scratch index stays behind.
-            Path(f"{env['GIT_INDEX_FILE']}.lock").unlink(missing_ok=True)
+        if _cut_short(added):
+            _drop_stale_lock(env)
             unsettled = ["."]
-            await asyncio.sleep(_SETTLE_PAUSE_S * (attempt + 1))
-            continue
-        if added.returncode != 0 or added.timed_out:
+        elif added.returncode != 0 or added.timed_out:
             raise SandboxError(describe_failure(added, repo_root))
-        changed = await run_git(
-            repo_root,
-            ["diff-files", "--name-only", "-z", "--ignore-submodules", "--", ".", *noise],
-            env=env,
-        )
-        unsettled = split_nul(changed.stdout)
-        if not unsettled:
-            return
+        else:
+            unsettled = await _unsettled(repo_root, env, noise)
+            if not unsettled:
+                await asyncio.sleep(_CONFIRM_S)
+                unsettled = await _unsettled(repo_root, env, noise)
+                if not unsettled:
+                    return
         await asyncio.sleep(_SETTLE_PAUSE_S * (attempt + 1))
     listed = (
         ", ".join(unsettled[:10]) if unsettled != ["."]
@@ -157,6 +154,31 @@ async def _stage_working_tree(repo_root: Path, env: Mapping[str, str]) -> None:
         f"Files kept changing while Stomper read them for the snapshot: {listed}. "
         "Wait until they are saved (or whatever writes them has finished) and run again."
     )
+
+
+def _cut_short(result: ProcessResult) -> bool:
+    """git maps files to read them: one truncated under it by a save kills it (SIGBUS)."""
+    return result.returncode == -signal.SIGBUS and not result.timed_out
+
+
+def _drop_stale_lock(env: Mapping[str, str]) -> None:
+    """A killed git leaves its lock on the scratch index behind."""
+    Path(f"{env['GIT_INDEX_FILE']}.lock").unlink(missing_ok=True)
+
+
+async def _unsettled(repo_root: Path, env: Mapping[str, str], noise: list[str]) -> list[str]:
+    """Files whose disk state no longer matches what was staged (["."]: unknown)."""
+    changed = await run_git(
+        repo_root,
+        ["diff-files", "--name-only", "-z", "--ignore-submodules", "--", ".", *noise],
+        env=env,
+        check=False,
+    )
+    if _cut_short(changed):
+        return ["."]
+    if changed.returncode != 0 or changed.timed_out:
+        raise SandboxError(describe_failure(changed, repo_root))
+    return split_nul(changed.stdout)
 
 
 async def _stage_overlays(
