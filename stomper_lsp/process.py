@@ -78,6 +78,10 @@ async def _drain(stream: asyncio.StreamReader | None, sink: _BoundedBuffer) -> N
         sink.feed(chunk)
 
 
+_live_groups: set[int] = set()
+"""Process groups started by run_process and not yet reaped: what kill_all() ends."""
+
+
 def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
@@ -88,6 +92,15 @@ async def _let_leader_reap(proc: asyncio.subprocess.Process) -> None:
         proc.send_signal(signal.SIGTERM)
     with contextlib.suppress(BaseException):
         await asyncio.shield(asyncio.wait_for(proc.wait(), _KILL_GRACE_S))
+
+
+def kill_all() -> int:
+    """Kill every process group run_process still has running; for a process about to
+    leave at once (the language server's `exit`), when waiting for each is not an option."""
+    groups = list(_live_groups)
+    for pgid in groups:
+        _kill_group(pgid)
+    return len(groups)
 
 
 async def run_process(
@@ -119,6 +132,25 @@ async def run_process(
         start_new_session=True,
     )
     pgid = proc.pid  # start_new_session makes the child its own group leader
+    _live_groups.add(pgid)
+    try:
+        return await _supervise(
+            proc, pgid, argv, started, timeout, stdin_data, output_limit, confinement
+        )
+    finally:
+        _live_groups.discard(pgid)
+
+
+async def _supervise(
+    proc: asyncio.subprocess.Process,
+    pgid: int,
+    argv: Sequence[str],
+    started: float,
+    timeout: float,
+    stdin_data: bytes | None,
+    output_limit: int,
+    confinement: Confinement | None,
+) -> ProcessResult:
     out, err = _BoundedBuffer(output_limit), _BoundedBuffer(output_limit)
     readers = [
         asyncio.ensure_future(_drain(proc.stdout, out)),

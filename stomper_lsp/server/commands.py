@@ -14,6 +14,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from stomper_lsp.server.documents import is_python, open_document
 from stomper_lsp.server.projects import ProjectHandle, uri_to_path
+from stomper_lsp.server.protocol import shorten
 
 if TYPE_CHECKING:
     from stomper_lsp.server.server import StomperServer
@@ -46,7 +47,7 @@ class Commands:
             raise JsonRpcInvalidParams(f"{command} needs the URI of the file to fix")
         path = uri_to_path(uri)
         if path is None:
-            raise JsonRpcInvalidParams(f"{command}: {uri} is not a file: URI")
+            raise JsonRpcInvalidParams(f"{command}: {shorten(uri, 200)} is not a file: URI")
         path = path.resolve()
         document = open_document(self._server.workspace, uri)
         if not is_python(path, document.language_id if document else None):
@@ -80,8 +81,10 @@ class Commands:
         if uri is None:
             return [registry.handle(folder) for folder in registry.folders]
         if uri_to_path(uri) is None:
-            raise JsonRpcInvalidParams(f"{command}: {uri} is not a file: URI")
+            raise JsonRpcInvalidParams(f"{command}: {shorten(uri, 200)} is not a file: URI")
         folder = registry.folder_by_uri(uri)
         if folder is None:
-            raise JsonRpcInvalidParams(f"{command}: {uri} is outside every workspace folder")
+            raise JsonRpcInvalidParams(
+                f"{command}: {shorten(uri, 200)} is outside every workspace folder"
+            )
         return [registry.handle(folder)]

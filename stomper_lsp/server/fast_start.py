@@ -11,12 +11,14 @@ later message simply waits until the import is done.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import threading
 from typing import IO, TYPE_CHECKING, Any
 
 from stomper_lsp import __version__
+from stomper_lsp.server.framing import Event, Frame, FrameParser
 
 if TYPE_CHECKING:
     from stomper_lsp.server.server import StomperServer
@@ -67,21 +69,20 @@ def initialize_result(params: Any) -> dict[str, Any]:
     }
 
 
-def read_message(stream: IO[bytes]) -> bytes | None:
-    """One framed JSON-RPC body, or None at end of input."""
-    length: int | None = None
+def read_first_frame(stream: IO[bytes], parser: FrameParser) -> tuple[bytes | None, list[Event]]:
+    """The first message's body (None at end of input) and whatever the parser found
+    before it (garbage to log); bytes after it stay in `parser`."""
+    skipped: list[Event] = []
     while True:
-        line = stream.readline()
-        if not line:
-            return None
-        if line in (b"\r\n", b"\n"):
-            if length is not None:
-                break
-            continue
-        name, _, value = line.decode("ascii", errors="replace").partition(":")
-        if name.strip().lower() == "content-length" and value.strip().isdigit():
-            length = int(value.strip())
-    return stream.read(length)
+        chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+        if not chunk:
+            return None, skipped
+        for index, event in enumerate(events := parser.feed(chunk)):
+            if isinstance(event, Frame):
+                # Frames after the first one (a fast client) are handed on untouched.
+                parser.give_back_events(events[index + 1 :])
+                return event.body, skipped
+            skipped.append(event)
 
 
 def write_message(stream: IO[bytes], payload: dict[str, Any]) -> None:
@@ -133,7 +134,8 @@ def serve_stdio() -> int:
     sys.stdout = sys.stderr  # a stray print() must not corrupt the protocol stream
     loader = _ServerLoader()
     loader.start()
-    first = read_message(stdin)
+    parser = FrameParser()
+    first, skipped = read_first_frame(stdin, parser)
     if first is None:
         return 0  # the client left before saying anything
     answered = _answer_initialize(stdout, first)
@@ -141,13 +143,16 @@ def serve_stdio() -> int:
     if loader.server is None:
         raise RuntimeError("stomper-lsp failed to load") from loader.error
     server = loader.server
-    from pygls.io_ import StdoutWriter
+    from stomper_lsp.server.stdio import serve
 
+    if not answered:  # not `initialize` (or not even JSON): the normal path answers it
+        return asyncio.run(
+            serve(server, stdin, stdout, parser, [*skipped, Frame(first), *parser.take_events()])
+        )
     protocol = server.protocol
-    protocol.set_writer(_Discard() if answered else StdoutWriter(stdout))
+    protocol.set_writer(_Discard())
     try:
         protocol.handle_message(json.loads(first, object_hook=protocol.structure_message))
     except Exception as exc:  # pygls could not even parse it: the client hears it below
         server.report_server_error(exc, type(exc))
-    server.start_io(stdin, stdout)
-    return 0
+    return asyncio.run(serve(server, stdin, stdout, parser, parser.take_events()))

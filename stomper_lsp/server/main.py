@@ -8,6 +8,8 @@ loading pygls, and stdio start-up answers `initialize` while the rest still load
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,7 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from stomper_lsp.server.fast_start import serve_stdio
 
-    return serve_stdio()
+    code = serve_stdio()
+    # Leave now: a thread blocked on stdin, or a worker thread still finishing, must not
+    # keep an exited server alive (editors wait for the process to end).
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

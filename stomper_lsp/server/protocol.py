@@ -1,8 +1,10 @@
-"""pygls' protocol, with every request guaranteed an answer.
+"""pygls' protocol, with every request guaranteed an answer, and a short one.
 
 pygls drops requests that arrive after `shutdown`, and a request whose params do not
-match the method's schema is logged but never answered: the client waits forever. Here
-both get a JSON-RPC error instead.
+match the method's schema is logged but never answered: the client waits forever. A
+request before `initialize` was never answered either (or failed with a traceback).
+Here all of them get the JSON-RPC error the spec names, and no error message echoes a
+client's huge argument back (a 50 MB argument came back as a 52 MB error).
 """
 
 from __future__ import annotations
@@ -12,10 +14,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcServerNotInitialized,
+)
 from pygls.protocol import LanguageServerProtocol
 
 logger = logging.getLogger(__name__)
+
+MAX_ERROR_MESSAGE = 500
+"""Characters of an error message sent to the client (or logged about its request)."""
+
+
+def shorten(text: str, limit: int = MAX_ERROR_MESSAGE) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 @dataclass(frozen=True)
@@ -28,6 +42,8 @@ class MalformedRequest:
 
 
 class StomperProtocol(LanguageServerProtocol):
+    _stomper_initialized = False
+
     def structure_message(self, data: dict[str, Any]) -> Any:
         try:
             return super().structure_message(data)
@@ -38,14 +54,19 @@ class StomperProtocol(LanguageServerProtocol):
             raise
 
     def handle_message(self, message: Any) -> None:
+        method = getattr(message, "method", None)
+        if not self._stomper_initialized and method:
+            if method == types.INITIALIZE:
+                self._stomper_initialized = True
+            elif method != types.EXIT:
+                self._before_initialize(message, method)
+                return
         if isinstance(message, MalformedRequest):
-            logger.warning("%s: invalid params: %s", message.method, message.problem)
-            invalid = JsonRpcInvalidParams(
-                f"Invalid params for {message.method}: {message.problem.splitlines()[0]}"
-            )
+            problem = shorten(message.problem.splitlines()[0] if message.problem else "")
+            logger.warning("%s: invalid params: %s", message.method, problem)
+            invalid = JsonRpcInvalidParams(f"Invalid params for {message.method}: {problem}")
             self._send_response(message.id, error=invalid.to_response_error())
             return
-        method = getattr(message, "method", None)
         if self._shutdown and method and method != types.EXIT and hasattr(message, "id"):
             if method == types.SHUTDOWN:  # asking twice is harmless: same answer
                 self._send_response(message.id, result=None)
@@ -54,3 +75,19 @@ class StomperProtocol(LanguageServerProtocol):
             self._send_response(message.id, error=error.to_response_error())
             return
         super().handle_message(message)
+
+    def _before_initialize(self, message: Any, method: str) -> None:
+        """Requests get -32002; notifications are dropped, as the spec says."""
+        msg_id = getattr(message, "id", None)
+        if msg_id is None:
+            logger.info("%s before initialize: dropped", method)
+            return
+        error = JsonRpcServerNotInitialized(f"{method}: the server is not initialized yet")
+        self._send_response(msg_id, error=error.to_response_error())
+
+    def _send_response(
+        self, msg_id: Any, result: Any | None = None, error: types.ResponseError | None = None
+    ) -> None:
+        if error is not None and (len(error.message) > MAX_ERROR_MESSAGE or error.data):
+            error = types.ResponseError(code=error.code, message=shorten(error.message))
+        super()._send_response(msg_id, result=result, error=error)
