@@ -198,12 +198,19 @@ def test_exit_without_shutdown_exits_1(raw: RawServer) -> None:
 
 @pytest.mark.slow
 def test_exit_after_a_fix_all_with_work_in_flight_is_prompt(
-    raw: RawServer, tmp_path: Path
+    tmp_path: Path, agent_out: Path, real_pids: None
 ) -> None:
     """An agent still running and checkers in flight: the server exits within a second of
     `exit` and no process it started is left."""
+    raw = RawServer(tmp_path)  # after real_pids: the server inherits its confinement
+    try:
+        _exit_with_work_in_flight(raw, tmp_path, agent_out / "pids")
+    finally:
+        raw.close()
+
+
+def _exit_with_work_in_flight(raw: RawServer, tmp_path: Path, pid_dir: Path) -> None:
     root = write_project(tmp_path / "proj", {"app.py": "import os\n"})
-    pid_dir = tmp_path / "pids"
     params: dict[str, Any] = {
         "processId": None, "capabilities": {}, "rootUri": root.as_uri(),
         "initializationOptions": {
