@@ -20,6 +20,32 @@ LOG_LEVELS = {
     "debug": logging.DEBUG,
 }
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# pygls warns when a client cancels a request that already finished: every editor does,
+# all day long; it is not a problem and must not reach the user's log as a warning.
+_PYGLS_NOISE = ("Cancel notification for unknown message id",)
+_clients: list[LanguageServer] = []
+"""The server whose client's log takes Stomper's records (see attach_client)."""
+
+
+def _client_ready() -> bool:
+    return any(server.protocol.writer is not None for server in _clients)
+
+
+class _QuietPygls(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.name.startswith("pygls")
+            and isinstance(record.msg, str)
+            and record.msg.startswith(_PYGLS_NOISE)
+        )
+
+
+class _NotWhatTheClientShows(logging.Filter):
+    """Stomper's own records go to the client's log once one is attached; editors show our
+    stderr in the same output channel, so printing them there too doubled every line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_client_ready() and record.name.startswith(PACKAGE_LOGGER))
 
 
 class ClientLogHandler(logging.Handler):
@@ -70,13 +96,17 @@ def configure_logging(level: int, log_file: Path | None) -> None:
         errors = logging.StreamHandler()  # stderr: editors show it in their server log
         errors.setLevel(logging.WARNING)
         errors.setFormatter(logging.Formatter(_FORMAT))
+        errors.addFilter(_NotWhatTheClientShows())
         root.addHandler(errors)
+    for attached in root.handlers:
+        attached.addFilter(_QuietPygls())
     logging.getLogger(PACKAGE_LOGGER).setLevel(level)
     logging.getLogger("pygls").setLevel(logging.WARNING)
 
 
 def attach_client(server: LanguageServer) -> None:
     logging.getLogger(PACKAGE_LOGGER).addHandler(ClientLogHandler(server))
+    _clients.append(server)
 
 
 def set_level(level: int) -> None:

@@ -16,6 +16,7 @@ from langgraph.types import Send
 
 from stomper_lsp.checkers.files import discover_python_files
 from stomper_lsp.checkers.model import group_by_path
+from stomper_lsp.workflow import langgraph_fixes
 from stomper_lsp.workflow.context import RunContext
 from stomper_lsp.workflow.fix_file import fix_file
 from stomper_lsp.workflow.report import FileStatus
@@ -82,6 +83,7 @@ async def aggregate(state: RunState) -> dict[str, Any]:
 
 
 def build_graph() -> CompiledStateGraph[RunState, RunContext, RunState, RunState]:
+    langgraph_fixes.apply()
     graph = StateGraph(RunState, context_schema=RunContext)
     graph.add_node("collect", collect)
     graph.add_node("fix_file", fix_file)

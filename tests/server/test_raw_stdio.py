@@ -54,6 +54,8 @@ class RawServer:
             stderr=subprocess.PIPE, env=env,
         )
         self.replies: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.received: list[dict[str, Any]] = []
+        """Everything the server sent, in order (notifications included)."""
         self.stderr = b""
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
@@ -73,7 +75,9 @@ class RawServer:
                 if name.strip().lower() == b"content-length":
                     length = int(value)
             assert length is not None
-            self.replies.put(json.loads(out.read(length)))
+            message = json.loads(out.read(length))
+            self.received.append(message)
+            self.replies.put(message)
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
@@ -239,3 +243,51 @@ def _exit_with_work_in_flight(raw: RawServer, tmp_path: Path, pid_dir: Path) -> 
     assert time.monotonic() - started < 1.5
     assert code == 1
     assert wait_dead(agent) and wait_dead(child)
+
+
+def _logged(raw: RawServer) -> list[str]:
+    return [m["params"]["message"] for m in raw.received
+            if m.get("method") in ("window/logMessage", "window/showMessage")]
+
+
+@pytest.mark.slow
+def test_a_cancelled_fix_all_leaves_a_clean_log(
+    tmp_path: Path, agent_out: Path, real_pids: None
+) -> None:
+    """No pygls noise about cancelling finished requests, no line twice (client log and
+    stderr both end up in VS Code's output channel), no never-awaited coroutine."""
+    raw = RawServer(tmp_path)
+    try:
+        root = write_project(tmp_path / "proj", {"app.py": "import os\n", "b.py": "import re\n"})
+        params: dict[str, Any] = {
+            "processId": None, "capabilities": {"window": {"workDoneProgress": True}},
+            "rootUri": root.as_uri(),
+            "initializationOptions": {
+                "tools": ["ruff"], "agent": "command",
+                "agentCommand": [sys.executable, str(FAKE_AGENT), "{file}", "--sleep", "30"],
+                "testCommand": "false",
+            },
+        }
+        raw.send(request("init", "initialize", params))
+        raw.reply("init")
+        raw.send(notification("initialized", {}))
+        raw.send(notification("$/cancelRequest", {"id": "init"}))  # long finished
+        raw.send(notification("$/cancelRequest", {"id": 12345}))  # never existed
+        raw.send(request(9, "workspace/executeCommand", {"command": "stomper.fixAll"}))
+        raw.reply(9)
+        time.sleep(2.0)
+        raw.send(request(10, "workspace/executeCommand", {"command": "stomper.cancel"}))
+        raw.reply(10)
+        time.sleep(1.5)
+        assert shutdown_and_exit(raw) == 0
+        time.sleep(0.2)
+    finally:
+        raw.close()
+    stderr = raw.stderr.decode("utf-8", "replace")
+    logged = _logged(raw)
+    everything = "\n".join(logged) + "\n" + stderr
+    assert "Cancel notification for unknown message id" not in everything
+    assert "was never awaited" not in everything
+    stderr_lines = [line.split(": ", 2)[-1] for line in stderr.splitlines() if line.strip()]
+    twice = [line for line in logged if line.strip() and line.strip() in stderr_lines]
+    assert not twice, f"shown twice (client log and stderr): {twice}"
