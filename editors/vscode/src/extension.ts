@@ -84,7 +84,7 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
   const argv = serverCommand(userSetting<string[]>("path"), userSetting<string[]>("interpreter"));
   if (argv === undefined) {
     const choice = await vscode.window.showErrorMessage(
-      "Stomper: `stomper-lsp` is not on PATH. Install Stomper (pip install stomper-lsp) or set " +
+      "Stomper: `stomper-lsp` is not on PATH. Install Stomper (pipx install <your Stomper clone>; see docs/install.md) or set " +
         "stomper.path or stomper.interpreter in your user settings.",
       "Open Settings",
     );

@@ -27,7 +27,7 @@ function M.check()
   end
   if vim.fn.executable(cmd[1]) ~= 1 then
     error(string.format("'%s' is not executable", cmd[1]), {
-      "pip install stomper-lsp (or pipx install stomper-lsp)",
+      "pipx install <your Stomper clone> (see docs/install.md; not on PyPI yet)",
       "or point setup({ cmd = { '/path/to/stomper-lsp' } }) at it",
     })
   else
