@@ -46,9 +46,44 @@ def _fix(raw: Mapping[str, Any] | None) -> Fix | None:
     return Fix(message=raw.get("message"), applicability=applicability, edits=edits)
 
 
+def _relative(filename: str, root: Path) -> str:
+    try:
+        return Path(os.path.relpath(filename, root)).as_posix()
+    except ValueError:
+        return filename
+
+
+def _fix_key(raw: Any) -> tuple[Any, ...] | None:
+    if not isinstance(raw, Mapping):
+        return None
+    edits = raw.get("edits") or ()
+    return (
+        raw.get("applicability"), raw.get("message"),
+        *(
+            (e.get("content"), _row_col(e.get("location")), _row_col(e.get("end_location")))
+            for e in edits if isinstance(e, Mapping)
+        ),
+    )
+
+
+def _row_col(location: Any) -> tuple[Any, Any] | None:
+    return (location.get("row"), location.get("column")) if isinstance(location, Mapping) else None
+
+
+_MEMO_LIMIT = 4096
+
+
 class RuffChecker(ToolChecker):
+    """Also remembers the issues it built: from one keystroke to the next nearly every
+    finding is the same, and building (validating) an Issue costs 20 times more than
+    recognising one (2.4 ms for 127 findings, measured on the latency benchmark's file)."""
+
     name = "ruff"
     reads_unsaved_text = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._memo: dict[tuple[Any, ...], Issue] = {}
 
     async def check(
         self,
@@ -62,9 +97,36 @@ class RuffChecker(ToolChecker):
         jobs += [self._run(root, [path], text) for path, text in overlays.items()]
         texts = LineTexts(root, overlays)
         issues: list[Issue] = []
+        memo = self._memo
+        fresh: dict[tuple[Any, ...], Issue] = {}
+        relative: dict[str, str] = {}
         for raw_items in await asyncio.gather(*jobs):
-            issues.extend(self._to_issue(root, item, texts) for item in raw_items)
+            for item in raw_items:
+                issue, key = self._remembered(root, item, texts, memo, relative)
+                fresh[key] = issue
+                issues.append(issue)
+        self._memo = fresh if len(memo) + len(fresh) > _MEMO_LIMIT else {**memo, **fresh}
         return issues
+
+    def _remembered(
+        self, root: Path, item: Mapping[str, Any], texts: LineTexts,
+        memo: Mapping[tuple[Any, ...], Issue], relative: dict[str, str],
+    ) -> tuple[Issue, tuple[Any, ...]]:
+        filename = str(item.get("filename", ""))
+        path = relative.get(filename)
+        if path is None:
+            path = relative[filename] = _relative(filename, root)
+        start = item.get("location")
+        row = start.get("row", 1) if isinstance(start, Mapping) else 1
+        key = (
+            path, item.get("code"), item.get("message"), item.get("severity"), item.get("url"),
+            _row_col(start), _row_col(item.get("end_location")), _fix_key(item.get("fix")),
+            texts.line(path, max(int(row) - 1, 0)),
+        )
+        issue = memo.get(key)
+        if issue is None:
+            issue = self._to_issue(root, item, texts, path)
+        return issue, key
 
     async def _run(
         self, root: Path, paths: Sequence[str], text: str | None = None
@@ -109,12 +171,11 @@ class RuffChecker(ToolChecker):
         return [item for item in data if isinstance(item, dict)]
 
     @staticmethod
-    def _to_issue(root: Path, item: Mapping[str, Any], texts: LineTexts) -> Issue:
-        filename = str(item.get("filename", ""))
-        try:
-            path = Path(os.path.relpath(filename, root)).as_posix()
-        except ValueError:
-            path = filename
+    def _to_issue(
+        root: Path, item: Mapping[str, Any], texts: LineTexts, path: str | None = None
+    ) -> Issue:
+        if path is None:
+            path = _relative(str(item.get("filename", "")), root)
         start = _position(item.get("location"))
         end = _position(item.get("end_location"))
         code = item.get("code") or "invalid-syntax"
