@@ -19,6 +19,7 @@ from stomper_lsp.checkers.environment import ProjectEnvironment
 from stomper_lsp.checkers.errors import CheckerError
 from stomper_lsp.checkers.model import Applicability, Issue, new_issues
 from stomper_lsp.checkers.ruff import RuffChecker
+from stomper_lsp.checkers.rule_selection import RuleSelection
 from stomper_lsp.process import ProcessResult
 from stomper_lsp.symlinks import link_refusal
 
@@ -55,17 +56,29 @@ class RuffFixAgent:
     fresh_attempts = True
     """Attempt 2 must not inherit the unsafe fix that got attempt 1 rejected."""
 
-    def __init__(self, ruff: str, keep: Callable[[Issue], bool] | None = None) -> None:
+    def __init__(
+        self,
+        ruff: str,
+        keep: Callable[[Issue], bool] | None = None,
+        selection: RuleSelection | None = None,
+    ) -> None:
         self.ruff = ruff
         self._keep = keep or (lambda issue: True)
+        self._selection = selection or RuleSelection()
 
     def argv(self, target: str, codes: Iterable[str], *, unsafe: bool = True) -> list[str]:
         # --no-cache: no .ruff_cache in the sandbox; --force-exclude: honour the project's
         # excludes even for an explicitly named file. The project's config still applies.
         return [
             self.ruff, "check", "--fix-only", *(["--unsafe-fixes"] if unsafe else []),
-            "--no-cache", "--force-exclude", "--select", ",".join(codes), "--", target,
+            "--no-cache", "--force-exclude", "--select", ",".join(codes), *self._target_version(),
+            "--", target,
         ]
+
+    def _target_version(self) -> list[str]:
+        """The fixes for UP rules depend on it, as the check that reported them did."""
+        version = self._selection.target_version
+        return ["--target-version", version] if version else []
 
     async def fix(self, task: AgentTask) -> AgentResult:
         # Unsafe fixes can change behaviour or types (B006 turns `= []` into `= None`); if
@@ -83,7 +96,11 @@ class RuffFixAgent:
                 timed_out=False,
                 summary="nothing ruff can fix automatically here; left for an AI agent",
             )
-        checker = RuffChecker(ProjectEnvironment(task.workdir), explicit_path=self.ruff)
+        checker = RuffChecker(
+            ProjectEnvironment(task.workdir),
+            explicit_path=self.ruff,
+            rule_args=self._selection.ruff_args(),
+        )
         try:
             # Everything ruff reports now, not just the task's issues: only what the fixes
             # add on top of this is ours to clean up.

@@ -41,8 +41,31 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--project", type=Path, help="project root (default: nearest folder with pyproject.toml)"
     )
     parser.add_argument("--tools", type=_tools, help="comma-separated checkers: ruff,mypy")
-    parser.add_argument("--select", type=_comma_list, help="only these codes (prefix match)")
-    parser.add_argument("--ignore", type=_comma_list, help="never these codes (prefix match)")
+    parser.add_argument(
+        "--select",
+        type=_comma_list,
+        metavar="CODES",
+        help="rules to check, e.g. F,B904,arg-type: ruff codes reach ruff as its own --select "
+        "(enabling them even if your ruff config does not; its other settings still apply), "
+        "mypy codes keep only those mypy errors",
+    )
+    parser.add_argument(
+        "--extend-select",
+        type=_comma_list,
+        metavar="CODES",
+        help="rules to check on top of the selection: ruff codes reach ruff as --extend-select",
+    )
+    parser.add_argument(
+        "--ignore",
+        type=_comma_list,
+        metavar="CODES",
+        help="rules never to check: ruff codes reach ruff as --ignore, mypy codes are dropped",
+    )
+    parser.add_argument(
+        "--target-version",
+        metavar="PYXY",
+        help="Python version ruff assumes (py39, py312), passed as ruff's --target-version",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
         "--untrusted",
@@ -100,7 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.command == "doctor":
         return {"allow_unconfined": True if args.allow_unconfined else None}
-    values: dict[str, Any] = {"tools": args.tools, "select": args.select, "ignore": args.ignore}
+    values: dict[str, Any] = {
+        "tools": args.tools,
+        "select": args.select,
+        "extend_select": args.extend_select,
+        "ignore": args.ignore,
+        "target_version": args.target_version,
+    }
     if args.command == "fix":
         values.update(
             max_parallel_files=args.max_parallel_files,
