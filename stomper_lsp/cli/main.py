@@ -94,7 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fix.add_argument("--max-attempts", type=int, metavar="N", help="attempts per file (1-10)")
     fix.add_argument("--agent-timeout", type=float, metavar="SECONDS", help="per attempt")
-    fix.add_argument("--test-command", metavar="COMMAND", help="must pass for a fix to count")
+    fix.add_argument(
+        "--test-command",
+        metavar="COMMAND",
+        help="must exit 0 for a fix to count; runs with no shell, in the sandbox's copy of "
+        "the project (its working folder, also {workdir}; {file} is the file being fixed), "
+        "confined like the agent, with your environment minus GIT_DIR-style variables; "
+        "leading NAME=value words set variables, e.g. 'PYTHONPATH={workdir} pytest -x'",
+    )
     fix.add_argument(
         "--allow-unconfined",
         action="store_true",

@@ -95,7 +95,9 @@ class StomperConfig(BaseModel):
     test_command: list[str] | None = Field(
         default=None,
         description="Command that must pass in the sandbox before a fix is accepted "
-        "(a string is split like a shell would, but no shell runs it).",
+        "(a string is split like a shell would, but no shell runs it). It runs in the "
+        "sandbox's copy of the project; placeholders {workdir} (that folder) and {file} (the "
+        "file being fixed); leading NAME=value words set environment variables.",
     )
     python: str | None = Field(
         default=None,

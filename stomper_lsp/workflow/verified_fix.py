@@ -38,6 +38,7 @@ from stomper_lsp.sandbox.pool import Sandbox, SandboxChanges
 from stomper_lsp.symlinks import link_refusal
 from stomper_lsp.workflow.capture import Capture, UncapturableFileError, capture
 from stomper_lsp.workflow.report import AttemptReport
+from stomper_lsp.workflow.test_command import suite_invocation
 from stomper_lsp.workflow.verification import (
     AttemptFiles,
     Verdict,
@@ -288,13 +289,21 @@ class _Body:
 
     async def _run_tests(self) -> tuple[str | None, str]:
         """The user's test command, confined like the agent: it runs the agent's code."""
-        command = list(self.request.test_command or [])
+        try:
+            invocation = suite_invocation(
+                self.request.test_command or [],
+                workdir=self.sandbox.project_dir,
+                file=self.request.path,
+            )
+        except ValueError as exc:
+            return str(exc), ""
+        command = invocation.argv
         confinement = await self._confinement(state_dirs=False)
         try:
             async with self._watched(confinement, "the test command") as escapes:
                 result = await run_process(
-                    command, cwd=self.sandbox.project_dir, timeout=self.request.agent_timeout,
-                    confinement=confinement,
+                    command, cwd=invocation.cwd, timeout=self.request.agent_timeout,
+                    env=invocation.env, confinement=confinement,
                 )
         except OSError as exc:
             return f"the test command {command[0]!r} could not start: {exc}", ""
