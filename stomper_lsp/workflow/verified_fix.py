@@ -109,6 +109,8 @@ class _Judged:
     captured: Capture | None = None
     delivered: list[str] = field(default_factory=list)
     test_tail: str = ""
+    agent_final: bool = False
+    """The agent said another attempt could not differ (AgentResult.final)."""
 
 
 def _listed(paths: Sequence[str]) -> str:
@@ -186,7 +188,7 @@ class _Body:
                 self.emit("verified", verdict.reason, attempt)
                 break
             self.emit("rejected", verdict.reason, attempt)
-            if verdict.final:
+            if verdict.final or judged.agent_final:
                 break
         return self.result
 
@@ -215,6 +217,8 @@ class _Body:
             judged = _Judged(Verdict(False, escapes.reason), "rejected")
         else:
             judged = await self._judge(outcome)
+        if isinstance(outcome, AgentResult) and outcome.final:
+            judged = dataclasses.replace(judged, agent_final=True)
         await self._record(attempt, judged, outcome)
         return judged
 
@@ -329,6 +333,7 @@ class _Body:
             agent_exit=agent_exit,
             timed_out=timed_out,
             test_tail=judged.test_tail,
+            dropped_fixes=list(outcome.dropped_fixes) if isinstance(outcome, AgentResult) else [],
         )
         self.result.reports.append(report)
         await asyncio.to_thread(_append_verdict, self.request.log_path, self.request.path, report)
@@ -344,6 +349,7 @@ def _append_verdict(log_path: Path, target: str, report: AttemptReport) -> None:
     lines += [f"new issue: {issue}" for issue in report.new_issues]
     if report.left_out:
         lines.append(f"left out (not delivered): {', '.join(report.left_out)}")
+    lines += [f"dropped fix: {fix}" for fix in report.dropped_fixes]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8", errors="surrogateescape") as log:
         log.write("\n".join(lines) + "\n\n")
