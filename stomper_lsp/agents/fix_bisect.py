@@ -81,6 +81,14 @@ class FixBisector:
             await self._phase(result, codes, unsafe=True)
         return result
 
+    def _original_line(self, issue: Issue) -> int:
+        """Earlier fixes may have moved the line: name it as it is in the user's file."""
+        same = [
+            i for i in self._before
+            if i.code == issue.code and i.line_text.strip() == issue.line_text.strip()
+        ]
+        return min(same, key=lambda i: abs(i.line - issue.line)).line if same else issue.line
+
     async def _introduced(self, text: str) -> tuple[str, list[Issue]]:
         """The text after cleaning up what its fixes left behind, and what it still adds."""
         for _ in range(_CLEANUP_PASSES + 1):
@@ -123,7 +131,8 @@ class FixBisector:
             text, added = await self._introduced(apply_fix(result.text, issue.fix))
             if added:
                 line = (
-                    f"{code} at line {issue.line} ({issue.message.splitlines()[0]}): "
+                    f"{code} at line {self._original_line(issue)} "
+                    f"({issue.message.splitlines()[0]}): "
                     f"would add {_named(added)}"
                 )
                 if line not in result.dropped:  # the unsafe phase meets safe ones again
