@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         "leading NAME=value words set variables, e.g. 'PYTHONPATH={workdir} pytest -x'",
     )
     fix.add_argument(
+        "--test-mode",
+        choices=("batch", "per-file"),
+        help="batch (default): one suite run for all files' fixes, split only when it fails; "
+        "per-file: the suite runs after every attempt of every file",
+    )
+    fix.add_argument(
         "--allow-unconfined",
         action="store_true",
         help="run agents even where they cannot be confined (no bubblewrap, no Landlock); "
@@ -145,6 +151,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             max_attempts=args.max_attempts,
             agent_timeout=args.agent_timeout,
             test_command=args.test_command,
+            test_mode=args.test_mode,
             allow_unconfined=True if args.allow_unconfined else None,
         )
         if args.agent_command and not args.agent:

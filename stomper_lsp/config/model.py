@@ -99,6 +99,14 @@ class StomperConfig(BaseModel):
         "sandbox's copy of the project; placeholders {workdir} (that folder) and {file} (the "
         "file being fixed); leading NAME=value words set environment variables.",
     )
+    test_mode: Literal["batch", "per-file"] = Field(
+        default="batch",
+        description="How test_command verifies fixes. `batch`: like a merge queue, every "
+        "file's checker-verified fix goes into one suite run, split in halves only when it "
+        "fails, so a run where nothing breaks costs one suite run; a file whose fix breaks "
+        "the tests is not delivered. `per-file`: every attempt of every file runs the suite "
+        "(a failing one is retried with the failure as feedback).",
+    )
     python: str | None = Field(
         default=None,
         description="Interpreter whose packages mypy resolves imports from. Default: the "

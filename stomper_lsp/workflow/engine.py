@@ -39,6 +39,7 @@ from stomper_lsp.workflow.report import (
     RunStatus,
 )
 from stomper_lsp.workflow.run_logs import RunLogDir, prune_run_logs
+from stomper_lsp.workflow.test_queue import apply_test_verdicts
 
 
 def log_root() -> Path:
@@ -96,6 +97,7 @@ async def run_fix(
                 run_dir=run_dir,
                 log_dir=log_dir,
                 test_command=config.test_command,
+                test_mode=config.test_mode,
                 guard=AttemptGuard(
                     confinement,
                     temp_root=run_dir,
@@ -160,6 +162,7 @@ def _report(
         (FileOutcome.model_validate(o) for o in final.get("outcomes") or []),
         key=lambda o: o.path,
     )
+    apply_test_verdicts(outcomes, final.get("tests_failed") or [])
     errors = list(final.get("collect_errors") or []) + list(final.get("branch_errors") or [])
     changes = [
         FileChange(path=path, base_text=context.result.base_texts.get(path), new_text=text)
@@ -180,4 +183,5 @@ def _report(
         duration_s=round(duration, 3),
         errors=errors,
         confinement=context.guard.run.label if context.guard else "none",
+        suite_runs=int(final.get("suite_runs") or 0),
     )

@@ -75,7 +75,7 @@ def test_max_attempts_and_test_command_reach_the_run(
 ) -> None:
     root = make_repo({"a.py": BROKEN})
     count = agent_out / "count"
-    proc = stomper(root, "fix", "--json", "--max-attempts", "2",
+    proc = stomper(root, "fix", "--json", "--max-attempts", "2", "--test-mode", "per-file",
                    "--test-command", f"{sys.executable} -c 'raise SystemExit(1)'",
                    "--agent-command", agent_flag("--count-file", str(count), *FIX_BOTH))
     report = json.loads(proc.stdout)

@@ -254,7 +254,7 @@ async def test_test_command_runs_in_the_sandbox_with_placeholders_and_assignment
         f"{FIXED!r}; sys.exit(0 if ok else 3)"
     )
     command = ["PYTHONPATH={workdir}", "TARGET={file}", sys.executable, "-c", probe]
-    report = await fix_one(root, *FIX_BOTH, test_command=command)
+    report = await fix_one(root, *FIX_BOTH, test_command=command, test_mode="per-file")
     assert report.files[0].status == FileStatus.FIXED, report.files[0].message
 
 
