@@ -42,6 +42,8 @@ def _log(task: AgentTask, summary: str, dropped: Sequence[str]) -> None:
         return
     lines = [
         f"===== stomper: ruff agent, attempt {task.attempt} on {task.target} =====",
+        # ruff ran on stdin, confined like any agent process; the file was written by us.
+        f"confinement: {task.confinement.mechanism.label if task.confinement else 'none'}",
         summary,
         *(f"dropped fix: {line}" for line in dropped),
     ]
