@@ -93,7 +93,8 @@ def _failures(root: Path, subject: Subject) -> tuple[int, float]:
     elapsed = time.monotonic() - started
     failed = re.search(r"(\d+) failed", out.stdout)
     errors = re.search(r"(\d+) error", out.stdout)
-    return (int(failed.group(1)) if failed else 0) + (int(errors.group(1)) if errors else 0), elapsed
+    count = sum(int(match.group(1)) for match in (failed, errors) if match)
+    return count, elapsed
 
 
 @dataclass
