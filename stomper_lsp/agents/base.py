@@ -46,6 +46,10 @@ class AgentResult:
     timed_out: bool
     summary: str
     """One line for logs and progress, e.g. "exit 0 after 3.2 s"."""
+    dropped_fixes: tuple[str, ...] = ()
+    """Fixes the agent tried and left out, each with why (the built-in agent's bisection)."""
+    final: bool = False
+    """The agent knows another attempt could not do anything different: none is made."""
 
 
 class Agent(Protocol):

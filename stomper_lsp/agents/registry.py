@@ -21,7 +21,7 @@ from stomper_lsp.agents.presets import (
 from stomper_lsp.agents.ruff_fix import RuffFixAgent
 from stomper_lsp.checkers.environment import ProjectEnvironment
 from stomper_lsp.checkers.errors import ToolNotFoundError
-from stomper_lsp.checkers.runner import IssueFilter
+from stomper_lsp.checkers.runner import IssueFilter, rule_selection
 from stomper_lsp.config import StomperConfig
 
 
@@ -30,7 +30,9 @@ async def build_agent(config: StomperConfig, environment: ProjectEnvironment) ->
     if config.agent == "ruff":
         try:
             return RuffFixAgent(
-                environment.find_tool("ruff", config.ruff_path), keep=IssueFilter(config)
+                environment.find_tool("ruff", config.ruff_path),
+                keep=IssueFilter(config),
+                selection=rule_selection(config),
             )
         except ToolNotFoundError as exc:
             raise AgentUnavailableError(

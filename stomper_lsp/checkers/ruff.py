@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from stomper_lsp.checkers.base import LineTexts, ToolChecker
+from stomper_lsp.checkers.environment import ProjectEnvironment
 from stomper_lsp.checkers.errors import CheckerError, ToolNotFoundError
 from stomper_lsp.checkers.model import Applicability, Fix, FixEdit, Issue, Position, Severity
 from stomper_lsp.process import ProcessResult, run_process
@@ -81,8 +82,17 @@ class RuffChecker(ToolChecker):
     name = "ruff"
     reads_unsaved_text = True
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        environment: ProjectEnvironment,
+        *,
+        explicit_path: str | None = None,
+        timeout: float = 120.0,
+        rule_args: Sequence[str] = (),
+    ) -> None:
+        super().__init__(environment, explicit_path=explicit_path, timeout=timeout)
+        self.rule_args = list(rule_args)
+        """`--select` & co. from Stomper's settings (see checkers/rule_selection.py)."""
         self._memo: dict[tuple[Any, ...], Issue] = {}
 
     async def check(
@@ -133,7 +143,7 @@ class RuffChecker(ToolChecker):
     ) -> list[dict[str, Any]]:
         if not paths:
             return []
-        argv = [self.binary(), *_BASE_ARGS]
+        argv = [self.binary(), *_BASE_ARGS, *self.rule_args]
         if text is not None:
             argv += ["--stdin-filename", str(root / paths[0]), "-"]
         else:

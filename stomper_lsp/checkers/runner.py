@@ -1,4 +1,4 @@
-"""Run the enabled checkers side by side and apply select/ignore."""
+"""Run the enabled checkers side by side, each with the rule selection it understands."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from stomper_lsp.checkers.errors import CheckerError
 from stomper_lsp.checkers.model import Issue
 from stomper_lsp.checkers.mypy import MypyChecker
 from stomper_lsp.checkers.ruff import RuffChecker
+from stomper_lsp.checkers.rule_selection import RuleSelection, code_matches
+
+__all__ = ["CheckReport", "CheckRunner", "IssueFilter", "build_checkers", "code_matches"]
 from stomper_lsp.config import StomperConfig
 
 
@@ -22,24 +25,10 @@ class CheckReport:
     errors: list[CheckerError] = field(default_factory=list)
 
 
-# ruff linters whose codes continue with a letter: pylint's PLC/PLE/PLR/PLW.
-_LETTER_SUBGROUPS = frozenset({"PL"})
-
-
-def code_matches(code: str, patterns: Sequence[str]) -> bool:
-    """ruff-style prefix match (`F` matches `F401`); word codes such as `arg-type` match whole.
-
-    As in ruff, a prefix stops at the linter's name: `S` (bandit) does not match `SIM108`,
-    and `E` does not match `ERA001`.
-    """
-    for pattern in patterns:
-        if code == pattern:
-            return True
-        if pattern[:1].isupper() and code.startswith(pattern) and not code[:1].islower():
-            following = code[len(pattern)]
-            if following.isdigit() or pattern[-1].isdigit() or pattern in _LETTER_SUBGROUPS:
-                return True
-    return False
+def rule_selection(config: StomperConfig) -> RuleSelection:
+    return RuleSelection(
+        config.select, config.extend_select, config.ignore, config.target_version
+    )
 
 
 def build_checkers(
@@ -53,7 +42,10 @@ def build_checkers(
         if tool == "ruff":
             checkers.append(
                 RuffChecker(
-                    environment, explicit_path=config.ruff_path, timeout=config.checker_timeout
+                    environment,
+                    explicit_path=config.ruff_path,
+                    timeout=config.checker_timeout,
+                    rule_args=rule_selection(config).ruff_args(),
                 )
             )
         else:
@@ -69,16 +61,13 @@ def build_checkers(
 
 
 class IssueFilter:
-    """Stomper's own select/ignore, applied on top of what each tool's config reports."""
+    """Which reported issues count; the ruff side is already decided by ruff's flags."""
 
     def __init__(self, config: StomperConfig) -> None:
-        self._select = list(config.select)
-        self._ignore = list(config.ignore)
+        self._selection = rule_selection(config)
 
     def __call__(self, issue: Issue) -> bool:
-        if self._select and not code_matches(issue.code, self._select):
-            return False
-        return not code_matches(issue.code, self._ignore)
+        return self._selection.keep(issue)
 
 
 class CheckRunner:

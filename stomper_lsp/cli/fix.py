@@ -89,6 +89,9 @@ def _print_text(
             left_out = sorted({p for a in o.attempt_reports for p in a.left_out})
             if left_out and o.status in (FileStatus.FIXED, FileStatus.PARTIAL):
                 print(f"{'':<10} left out (not delivered): {', '.join(left_out)}", file=out)
+            if o.attempt_reports:
+                for dropped in o.attempt_reports[-1].dropped_fixes:
+                    print(f"{'':<10} dropped fix: {dropped}", file=out)
     for path, why in delivery.conflicts.items():
         print(f"not written: {path}: {why}", file=out)
     for sha, message, paths in commits.commits:

@@ -41,8 +41,31 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--project", type=Path, help="project root (default: nearest folder with pyproject.toml)"
     )
     parser.add_argument("--tools", type=_tools, help="comma-separated checkers: ruff,mypy")
-    parser.add_argument("--select", type=_comma_list, help="only these codes (prefix match)")
-    parser.add_argument("--ignore", type=_comma_list, help="never these codes (prefix match)")
+    parser.add_argument(
+        "--select",
+        type=_comma_list,
+        metavar="CODES",
+        help="rules to check, e.g. F,B904,arg-type: ruff codes reach ruff as its own --select "
+        "(enabling them even if your ruff config does not; its other settings still apply), "
+        "mypy codes keep only those mypy errors",
+    )
+    parser.add_argument(
+        "--extend-select",
+        type=_comma_list,
+        metavar="CODES",
+        help="rules to check on top of the selection: ruff codes reach ruff as --extend-select",
+    )
+    parser.add_argument(
+        "--ignore",
+        type=_comma_list,
+        metavar="CODES",
+        help="rules never to check: ruff codes reach ruff as --ignore, mypy codes are dropped",
+    )
+    parser.add_argument(
+        "--target-version",
+        metavar="PYXY",
+        help="Python version ruff assumes (py39, py312), passed as ruff's --target-version",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
         "--untrusted",
@@ -71,7 +94,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fix.add_argument("--max-attempts", type=int, metavar="N", help="attempts per file (1-10)")
     fix.add_argument("--agent-timeout", type=float, metavar="SECONDS", help="per attempt")
-    fix.add_argument("--test-command", metavar="COMMAND", help="must pass for a fix to count")
+    fix.add_argument(
+        "--test-command",
+        metavar="COMMAND",
+        help="must exit 0 for a fix to count; runs with no shell, in the sandbox's copy of "
+        "the project (its working folder, also {workdir}; {file} is the file being fixed, "
+        "empty with --test-mode batch), "
+        "confined like the agent, with your environment minus GIT_DIR-style variables; "
+        "leading NAME=value words set variables, e.g. 'PYTHONPATH={workdir} pytest -x'",
+    )
+    fix.add_argument(
+        "--test-mode",
+        choices=("batch", "per-file"),
+        help="batch (default): one suite run for all files' fixes, split only when it fails; "
+        "per-file: the suite runs after every attempt of every file",
+    )
     fix.add_argument(
         "--allow-unconfined",
         action="store_true",
@@ -100,7 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.command == "doctor":
         return {"allow_unconfined": True if args.allow_unconfined else None}
-    values: dict[str, Any] = {"tools": args.tools, "select": args.select, "ignore": args.ignore}
+    values: dict[str, Any] = {
+        "tools": args.tools,
+        "select": args.select,
+        "extend_select": args.extend_select,
+        "ignore": args.ignore,
+        "target_version": args.target_version,
+    }
     if args.command == "fix":
         values.update(
             max_parallel_files=args.max_parallel_files,
@@ -109,6 +152,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             max_attempts=args.max_attempts,
             agent_timeout=args.agent_timeout,
             test_command=args.test_command,
+            test_mode=args.test_mode,
             allow_unconfined=True if args.allow_unconfined else None,
         )
         if args.agent_command and not args.agent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Literal
 
@@ -19,6 +20,11 @@ COMMAND_KEYS: frozenset[str] = frozenset({"agent_command", "ruff_path", "mypy_pa
 CONFINEMENT_KEYS: frozenset[str] = frozenset({"allow_unconfined", "agent_writable_dirs"})
 
 
+# ruff selectors (F, E7, PLR0913, ALL) or mypy error codes (arg-type, union-attr).
+_CODE = re.compile(r"[A-Z]+[0-9]*|[a-z][a-z0-9-]*")
+_TARGET_VERSION = re.compile(r"py3[0-9]{1,2}")
+
+
 def _split_command(value: object) -> object:
     if isinstance(value, str):
         return shlex.split(value)
@@ -33,11 +39,25 @@ class StomperConfig(BaseModel):
     )
     select: list[str] = Field(
         default_factory=list,
-        description="Only report these codes (prefix match: `F` selects `F401`; mypy codes "
-        "such as `arg-type` match exactly). Empty: everything the tools report.",
+        description="Rules to check, as ruff's `--select`: ruff codes and prefixes (`F`, "
+        "`B904`, `ALL`) reach ruff as `--select`, replacing the rules your ruff config selects "
+        "(its other settings still apply); mypy codes (`arg-type`) keep only those mypy "
+        "errors. Empty: what the tools' own configs select.",
+    )
+    extend_select: list[str] = Field(
+        default_factory=list,
+        description="Rules to check on top of the selection, as ruff's `--extend-select` "
+        "(ruff codes reach ruff as `--extend-select`; mypy codes widen `select`).",
     )
     ignore: list[str] = Field(
-        default_factory=list, description="Never report these codes (prefix match)."
+        default_factory=list,
+        description="Rules never to check, as ruff's `--ignore` (ruff codes reach ruff as "
+        "`--ignore`; mypy codes are dropped from mypy's report).",
+    )
+    target_version: str | None = Field(
+        default=None,
+        description="Python version ruff assumes, as ruff's `--target-version` (`py39`, "
+        "`py312`). Default: what your ruff config or `requires-python` says.",
     )
     include: list[str] = Field(
         default_factory=list,
@@ -75,7 +95,17 @@ class StomperConfig(BaseModel):
     test_command: list[str] | None = Field(
         default=None,
         description="Command that must pass in the sandbox before a fix is accepted "
-        "(a string is split like a shell would, but no shell runs it).",
+        "(a string is split like a shell would, but no shell runs it). It runs in the "
+        "sandbox's copy of the project; placeholders {workdir} (that folder) and {file} (the "
+        "file being fixed); leading NAME=value words set environment variables.",
+    )
+    test_mode: Literal["batch", "per-file"] = Field(
+        default="batch",
+        description="How test_command verifies fixes. `batch`: like a merge queue, every "
+        "file's checker-verified fix goes into one suite run, split in halves only when it "
+        "fails, so a run where nothing breaks costs one suite run; a file whose fix breaks "
+        "the tests is not delivered. `per-file`: every attempt of every file runs the suite "
+        "(a failing one is retried with the failure as feedback).",
     )
     python: str | None = Field(
         default=None,
@@ -106,6 +136,25 @@ class StomperConfig(BaseModel):
     _split_agent = field_validator("agent_command", "test_command", mode="before")(
         lambda value: _split_command(value)
     )
+
+    @field_validator("select", "extend_select", "ignore")
+    @classmethod
+    def _codes(cls, value: list[str]) -> list[str]:
+        """ruff would stop on a stray comma or lower-case code; say so before it runs."""
+        bad = [code for code in value if not _CODE.fullmatch(code)]
+        if bad:
+            raise ValueError(
+                f"not a rule code: {', '.join(map(repr, bad))}; use ruff codes or prefixes "
+                "such as 'F401', 'UP', 'ALL', or mypy codes such as 'arg-type'"
+            )
+        return value
+
+    @field_validator("target_version")
+    @classmethod
+    def _python_version(cls, value: str | None) -> str | None:
+        if value is not None and not _TARGET_VERSION.fullmatch(value):
+            raise ValueError(f"{value!r} is not a ruff target version; write it as 'py311'")
+        return value
 
     @field_validator("agent_command")
     @classmethod

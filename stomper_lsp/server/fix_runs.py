@@ -68,6 +68,13 @@ def summary(report: FixReport, delivery: Delivery) -> str:
     left_out = sorted({p for f in report.files for a in f.attempt_reports for p in a.left_out})
     if left_out:
         text += f" Never delivered (written by the agent, not fixes): {', '.join(left_out)}."
+    dropped = [
+        f"{f.path}: {d}" for f in report.files if f.attempt_reports
+        for d in f.attempt_reports[-1].dropped_fixes
+    ]
+    if dropped:
+        more = f" and {len(dropped) - 1} more" if len(dropped) > 1 else ""
+        text += f" Fixes left out because they would add issues: {dropped[0]}{more}."
     if report.confinement.startswith("none"):
         text += " Agents ran UNCONFINED (you allowed it: allowUnconfined)."
     if report.errors:

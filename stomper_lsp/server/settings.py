@@ -7,7 +7,8 @@ a message and dropped (their defaults apply), the rest are kept.
 
 Editor key -> meaning:
 
-- tools, select, ignore, include, exclude, agent, python: the same StomperConfig keys
+- tools, select, extendSelect, ignore, targetVersion, include, exclude, agent, python: the
+  same StomperConfig keys (extend_select, target_version)
 - agentCommand, testCommand, ruffPath, mypyPath: agent_command, test_command, ruff_path,
   mypy_path (editor settings are the user's own, so they may name programs)
 - allowUnconfined, agentWritableDirs: allow_unconfined, agent_writable_dirs (likewise

@@ -16,6 +16,7 @@ from stomper_lsp.sandbox.snapshot import Snapshot
 from stomper_lsp.workflow.gauges import ConcurrencyGauge
 from stomper_lsp.workflow.progress import ProgressTracker
 from stomper_lsp.workflow.run_result import RunResult
+from stomper_lsp.workflow.test_queue_state import SuiteQueue
 
 
 @dataclass
@@ -29,6 +30,9 @@ class RunContext:
     log_dir: Path
     """Per-file agent logs; kept after the run so the report can point at them."""
     test_command: list[str] | None = None
+    test_mode: str = "per-file"
+    """"batch": fixes are verified by the checkers, then tested together (test_queue.py)."""
+    tests: SuiteQueue = field(default_factory=SuiteQueue)
     result: RunResult = field(default_factory=RunResult)
     files_gauge: ConcurrencyGauge = field(default_factory=ConcurrencyGauge)
     progress: ProgressTracker = field(default_factory=ProgressTracker)
@@ -37,6 +41,10 @@ class RunContext:
     guard: AttemptGuard | None = None
     """Confines agents and the test command (None: unconfined, for library use)."""
     _runners: dict[int, CheckRunner] = field(default_factory=dict)
+
+    @property
+    def tests_in_batches(self) -> bool:
+        return bool(self.test_command) and self.test_mode == "batch"
 
     def runner_for(self, slot: int) -> CheckRunner:
         """One checker set per sandbox slot, so each slot keeps its own warm mypy cache."""

@@ -38,18 +38,12 @@ from stomper_lsp.workflow.report import (
     ProgressEvent,
     RunStatus,
 )
-
-_KEPT_LOG_RUNS = 20
+from stomper_lsp.workflow.run_logs import RunLogDir, prune_run_logs
+from stomper_lsp.workflow.test_queue import apply_test_verdicts
 
 
 def log_root() -> Path:
     return user_path("cache", "logs", override="STOMPER_LOG_DIR")
-
-
-def _prune_old_logs(root: Path) -> None:
-    runs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    for old in runs[:-_KEPT_LOG_RUNS]:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 async def run_fix(
@@ -87,9 +81,10 @@ async def run_fix(
     timings["snapshot"] = time.monotonic() - started
     # Unconfined attempts run one at a time (see confinement/escapes.py): one slot suffices.
     parallel = 1 if confinement.mechanism is Mechanism.NONE else config.max_parallel_files
-    log_dir = log_root() / run_id
-    log_dir.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(_prune_old_logs, log_dir.parent)
+    run_logs = RunLogDir(log_root(), run_id)
+    await asyncio.to_thread(run_logs.__enter__)
+    log_dir = run_logs.path
+    await asyncio.to_thread(prune_run_logs, log_root())
     run_dir = Path(tempfile.mkdtemp(prefix=f"stomper-run-{run_id}-"))
     try:
         await asyncio.to_thread(mark_run_dir, run_dir, project.root)
@@ -102,6 +97,7 @@ async def run_fix(
                 run_dir=run_dir,
                 log_dir=log_dir,
                 test_command=config.test_command,
+                test_mode=config.test_mode,
                 guard=AttemptGuard(
                     confinement,
                     temp_root=run_dir,
@@ -117,6 +113,7 @@ async def run_fix(
             cleanup_started = time.monotonic()
     finally:
         await asyncio.to_thread(shutil.rmtree, run_dir, True)
+        run_logs.__exit__(None, None, None)
     timings["cleanup"] = time.monotonic() - cleanup_started
     report = _report(project, context, final, snapshot.commit, time.monotonic() - started)
     report.timings = {phase: round(seconds, 3) for phase, seconds in timings.items()}
@@ -165,6 +162,7 @@ def _report(
         (FileOutcome.model_validate(o) for o in final.get("outcomes") or []),
         key=lambda o: o.path,
     )
+    apply_test_verdicts(outcomes, final.get("tests_failed") or [])
     errors = list(final.get("collect_errors") or []) + list(final.get("branch_errors") or [])
     changes = [
         FileChange(path=path, base_text=context.result.base_texts.get(path), new_text=text)
@@ -185,4 +183,5 @@ def _report(
         duration_s=round(duration, 3),
         errors=errors,
         confinement=context.guard.run.label if context.guard else "none",
+        suite_runs=int(final.get("suite_runs") or 0),
     )

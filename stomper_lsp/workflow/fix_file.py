@@ -20,6 +20,7 @@ from stomper_lsp.sandbox.snapshot import read_snapshot_files
 from stomper_lsp.workflow.context import RunContext
 from stomper_lsp.workflow.report import AttemptReport, FileOutcome, FileStatus, ProgressKind
 from stomper_lsp.workflow.state import FileJob
+from stomper_lsp.workflow.test_queue_state import StagedFix
 from stomper_lsp.workflow.verification import Verdict
 from stomper_lsp.workflow.verified_fix import FixRequest, VerifiedFix, find_verified_fix
 
@@ -97,7 +98,8 @@ class _FilePipeline:
             agent_timeout=ctx.project.config.agent_timeout,
             log_path=self.log_path,
             prompt_dir=ctx.run_dir / "prompts",
-            test_command=ctx.test_command,
+            # In batch mode the tests run later, once for many files (test_queue.py).
+            test_command=None if ctx.tests_in_batches else ctx.test_command,
         )
         found = await find_verified_fix(
             request,
@@ -141,7 +143,9 @@ class _FilePipeline:
     ) -> FileOutcome:
         """Merge exactly the verified texts; the sandbox is never read again."""
         base = await self._base_texts(sorted(new_texts))
-        merged = await self.ctx.result.merge(base, new_texts)
+        batch = self.ctx.tests_in_batches
+        into = self.ctx.tests.staging if batch else self.ctx.result
+        merged = await into.merge(base, new_texts)
         changed = sorted(new_texts)
         if not merged.clean:
             message = (
@@ -152,6 +156,8 @@ class _FilePipeline:
                 FileStatus.CONFLICT, verdict, attempts, message, changed, reports=reports
             )
         status = FileStatus.FIXED if not verdict.remaining else FileStatus.PARTIAL
+        if batch:  # delivered only if the tests pass with it (test_queue.py)
+            self.ctx.tests.staged[self.path] = StagedFix(self.path, base, dict(new_texts))
         self.emit("merged", verdict.reason)
         return self.outcome(status, verdict, attempts, verdict.reason, changed, reports=reports)
 

@@ -7,7 +7,7 @@ bounds the Send branches exactly. No hand-made semaphore.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -21,6 +21,12 @@ from stomper_lsp.workflow.context import RunContext
 from stomper_lsp.workflow.fix_file import fix_file
 from stomper_lsp.workflow.report import FileStatus
 from stomper_lsp.workflow.state import FileJob, RunState
+from stomper_lsp.workflow.test_queue import (
+    after_batches,
+    finish_tests,
+    plan_batches,
+    suite_batch,
+)
 
 
 async def collect(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -75,21 +81,44 @@ def fan_out(state: RunState) -> list[Send] | str:
 async def aggregate(state: RunState) -> dict[str, Any]:
     """Runs once after every branch (defer=True); reducers already merged their outcomes."""
     applied = {FileStatus.FIXED.value, FileStatus.PARTIAL.value}
+    broke_tests = {entry["path"] for entry in state.get("tests_failed") or []}
     after = sum(
-        o["issues_after"] if o["status"] in applied else o["issues_before"]
+        o["issues_after"] if o["status"] in applied and o["path"] not in broke_tests
+        else o["issues_before"]
         for o in state.get("outcomes") or []
     )
     return {"issues_after": after}
 
 
+async def fixes_done(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Runs once after every file's branch (defer=True): the test stage starts from here."""
+    return {"batches_open": 1 if runtime.context.tests.staged else 0}
+
+
+async def batches_done(state: RunState) -> dict[str, Any]:
+    """Runs after each superstep of suite batches; `after_batches` routes on from here."""
+    return {}
+
+
 def build_graph() -> CompiledStateGraph[RunState, RunContext, RunState, RunState]:
+    """collect -> Send(fix_file) per file -> Send(suite_batch) per batch/half -> aggregate."""
     langgraph_fixes.apply()
     graph = StateGraph(RunState, context_schema=RunContext)
     graph.add_node("collect", collect)
     graph.add_node("fix_file", fix_file)
+    graph.add_node("fixes_done", fixes_done, defer=True)
+    # A batch node answers with Command(goto=[Send(half), Send(half)]), a shape add_node's
+    # overloads do not list.
+    graph.add_node("suite_batch", cast(Any, suite_batch), destinations=("suite_batch",))
+    graph.add_node("batches_done", batches_done)
+    graph.add_node("finish_tests", finish_tests)
     graph.add_node("aggregate", aggregate, defer=True)
     graph.add_edge(START, "collect")
     graph.add_conditional_edges("collect", fan_out, ["fix_file", "aggregate"])
-    graph.add_edge("fix_file", "aggregate")
+    graph.add_edge("fix_file", "fixes_done")
+    graph.add_conditional_edges("fixes_done", plan_batches, ["suite_batch", "finish_tests"])
+    graph.add_edge("suite_batch", "batches_done")
+    graph.add_conditional_edges("batches_done", after_batches, ["suite_batch", "finish_tests"])
+    graph.add_edge("finish_tests", "aggregate")
     graph.add_edge("aggregate", END)
     return graph.compile()

@@ -103,6 +103,9 @@ class FixReport(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)
     """Seconds per phase: snapshot, collect, fix (the fan-out), cleanup."""
     errors: list[str] = Field(default_factory=list)
+    suite_runs: int = 0
+    """Test command runs of the batched test stage (test_mode = "batch"; per-file runs
+    happen inside the attempts and are not counted here)."""
     confinement: str = "none"
     """How agents were confined: `bwrap+landlock`, `bwrap`, `landlock` or `none (opt-in)`."""
 

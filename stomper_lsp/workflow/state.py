@@ -27,5 +27,12 @@ class RunState(TypedDict, total=False):
     outcomes: Annotated[list[dict[str, Any]], operator.add]  # FileOutcome dumps
     agent_seconds: Annotated[float, operator.add]
     branch_errors: Annotated[list[str], operator.add]
+    # Written by the test stage's batches (workflow/test_queue.py).
+    suite_runs: Annotated[int, operator.add]
+    batches_open: Annotated[int, operator.add]
+    tests_split: Annotated[int, operator.add]
+    tests_passed: Annotated[list[str], operator.add]
+    confirmed: Annotated[list[str], operator.add]
+    tests_failed: Annotated[list[dict[str, str]], operator.add]  # {path, reason}
     # Written by aggregate.
     issues_after: int

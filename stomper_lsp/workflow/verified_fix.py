@@ -38,6 +38,7 @@ from stomper_lsp.sandbox.pool import Sandbox, SandboxChanges
 from stomper_lsp.symlinks import link_refusal
 from stomper_lsp.workflow.capture import Capture, UncapturableFileError, capture
 from stomper_lsp.workflow.report import AttemptReport
+from stomper_lsp.workflow.test_command import suite_invocation
 from stomper_lsp.workflow.verification import (
     AttemptFiles,
     Verdict,
@@ -108,6 +109,8 @@ class _Judged:
     captured: Capture | None = None
     delivered: list[str] = field(default_factory=list)
     test_tail: str = ""
+    agent_final: bool = False
+    """The agent said another attempt could not differ (AgentResult.final)."""
 
 
 def _listed(paths: Sequence[str]) -> str:
@@ -185,7 +188,7 @@ class _Body:
                 self.emit("verified", verdict.reason, attempt)
                 break
             self.emit("rejected", verdict.reason, attempt)
-            if verdict.final:
+            if verdict.final or judged.agent_final:
                 break
         return self.result
 
@@ -214,6 +217,8 @@ class _Body:
             judged = _Judged(Verdict(False, escapes.reason), "rejected")
         else:
             judged = await self._judge(outcome)
+        if isinstance(outcome, AgentResult) and outcome.final:
+            judged = dataclasses.replace(judged, agent_final=True)
         await self._record(attempt, judged, outcome)
         return judged
 
@@ -288,13 +293,21 @@ class _Body:
 
     async def _run_tests(self) -> tuple[str | None, str]:
         """The user's test command, confined like the agent: it runs the agent's code."""
-        command = list(self.request.test_command or [])
+        try:
+            invocation = suite_invocation(
+                self.request.test_command or [],
+                workdir=self.sandbox.project_dir,
+                file=self.request.path,
+            )
+        except ValueError as exc:
+            return str(exc), ""
+        command = invocation.argv
         confinement = await self._confinement(state_dirs=False)
         try:
             async with self._watched(confinement, "the test command") as escapes:
                 result = await run_process(
-                    command, cwd=self.sandbox.project_dir, timeout=self.request.agent_timeout,
-                    confinement=confinement,
+                    command, cwd=invocation.cwd, timeout=self.request.agent_timeout,
+                    env=invocation.env, confinement=confinement,
                 )
         except OSError as exc:
             return f"the test command {command[0]!r} could not start: {exc}", ""
@@ -320,6 +333,7 @@ class _Body:
             agent_exit=agent_exit,
             timed_out=timed_out,
             test_tail=judged.test_tail,
+            dropped_fixes=list(outcome.dropped_fixes) if isinstance(outcome, AgentResult) else [],
         )
         self.result.reports.append(report)
         await asyncio.to_thread(_append_verdict, self.request.log_path, self.request.path, report)
@@ -335,6 +349,7 @@ def _append_verdict(log_path: Path, target: str, report: AttemptReport) -> None:
     lines += [f"new issue: {issue}" for issue in report.new_issues]
     if report.left_out:
         lines.append(f"left out (not delivered): {', '.join(report.left_out)}")
+    lines += [f"dropped fix: {fix}" for fix in report.dropped_fixes]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8", errors="surrogateescape") as log:
         log.write("\n".join(lines) + "\n\n")

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from stomper_lsp.checkers.environment import ProjectEnvironment
+from stomper_lsp.checkers.model import Issue, Position
+from stomper_lsp.checkers.rule_selection import RuleSelection
 from stomper_lsp.checkers.runner import CheckRunner, build_checkers, code_matches
 from stomper_lsp.config import StomperConfig
 from tests.checkers.conftest import WriteProject
@@ -117,3 +119,24 @@ def test_build_checkers_follows_the_tools_setting(tmp_path: Path) -> None:
 )
 def test_code_matches(code: str, patterns: list[str], matches: bool) -> None:
     assert code_matches(code, patterns) is matches
+
+
+def test_rule_lists_reach_ruff_as_its_flags_and_filter_mypy() -> None:
+    selection = RuleSelection(["F", "arg-type"], ["B904"], ["F401", "union-attr"], "py39")
+
+    assert selection.ruff_args() == [
+        "--select", "F", "--extend-select", "B904", "--ignore", "F401", "--target-version", "py39",
+    ]
+
+    def issue(tool: str, code: str) -> Issue:
+        at = Position(line=0, character=0)
+        return Issue(path="m.py", start=at, end=at, tool=tool, code=code, message="")
+
+    assert selection.keep(issue("ruff", "B904"))  # ruff itself applied the lists
+    assert selection.keep(issue("mypy", "arg-type"))
+    assert not selection.keep(issue("mypy", "return-value"))
+    assert not selection.keep(issue("mypy", "union-attr"))
+    # select naming only mypy codes: no ruff issue is wanted, and ruff gets no --select
+    mypy_only = RuleSelection(["arg-type"])
+    assert mypy_only.ruff_args() == []
+    assert not mypy_only.keep(issue("ruff", "F401"))

@@ -162,6 +162,53 @@ def test_tools_select_and_ignore_flags(stomper: Stomper, flags: list[str], codes
     assert {i["code"] for i in json.loads(run.stdout)["issues"]} == codes
 
 
+RAISE_IN_EXCEPT = (
+    "def parse(text: str) -> int:\n"
+    "    try:\n"
+    "        return int(text)\n"
+    "    except ValueError:\n"
+    "        raise RuntimeError(text)\n"
+)
+
+
+def test_select_enables_a_rule_the_projects_ruff_config_does_not(
+    stomper: Stomper, tmp_path: Path
+) -> None:
+    """As `ruff check --select B904`: the flag reaches ruff, not just a filter after it."""
+    root = write(tmp_path, {"pyproject.toml": RUFF_CONFIG, "mod.py": RAISE_IN_EXCEPT})
+
+    plain = stomper("check", "--json", "--tools", "ruff", cwd=root)
+    selected = stomper("check", "--json", "--tools", "ruff", "--select", "B904", cwd=root)
+    extended = stomper("check", "--json", "--tools", "ruff", "--extend-select", "B", cwd=root)
+
+    assert plain.returncode == 0, plain
+    assert [i["code"] for i in json.loads(selected.stdout)["issues"]] == ["B904"]
+    assert [i["code"] for i in json.loads(extended.stdout)["issues"]] == ["B904"]
+
+
+def test_target_version_reaches_ruff(stomper: Stomper, tmp_path: Path) -> None:
+    """UP045 (`Optional[X]` -> `X | None`) applies from py310 on, as ruff decides."""
+    source = "from typing import Optional\n\n\ndef f(x: Optional[int]) -> None:\n    pass\n"
+    root = write(tmp_path, {"pyproject.toml": RUFF_CONFIG, "mod.py": source})
+
+    def codes(version: str) -> set[str]:
+        run = stomper(
+            "check", "--json", "--tools", "ruff", "--select", "UP", "--target-version", version,
+            cwd=root,
+        )
+        return {i["code"] for i in json.loads(run.stdout)["issues"]}
+
+    assert codes("py38") == set()
+    assert codes("py310") == {"UP045"}
+
+
+def test_bad_rule_code_is_named(stomper: Stomper, tmp_path: Path) -> None:
+    root = write(tmp_path, {"pyproject.toml": RUFF_CONFIG, "mod.py": "x = 1\n"})
+
+    assert_clear_error(stomper("check", "--select", "B9 04", cwd=root), "'B9 04'", "rule code")
+    assert_clear_error(stomper("check", "--target-version", "3.11", cwd=root), "py311")
+
+
 def test_the_demos_own_tests_pass(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio"],

@@ -75,7 +75,7 @@ def test_max_attempts_and_test_command_reach_the_run(
 ) -> None:
     root = make_repo({"a.py": BROKEN})
     count = agent_out / "count"
-    proc = stomper(root, "fix", "--json", "--max-attempts", "2",
+    proc = stomper(root, "fix", "--json", "--max-attempts", "2", "--test-mode", "per-file",
                    "--test-command", f"{sys.executable} -c 'raise SystemExit(1)'",
                    "--agent-command", agent_flag("--count-file", str(count), *FIX_BOTH))
     report = json.loads(proc.stdout)
@@ -136,3 +136,25 @@ def test_missing_preset_binary_stops_the_run_with_a_message(
     assert proc.returncode == 2
     assert preset in proc.stderr and "Traceback" not in proc.stderr
     assert (root / "a.py").read_text() == BROKEN
+
+
+def test_dropped_fixes_are_in_the_json_report_and_the_text(make_repo: Any) -> None:
+    """`--extend-select B` reaches ruff; B011's fix in `except` would add B904: dropped, named."""
+    source = (
+        "import os\n\n\ndef parse(text):\n    try:\n        return int(text)\n"
+        "    except ValueError:\n        assert False, 'bad'\n"
+    )
+    root = make_repo({"a.py": source})
+    proc = stomper(root, "fix", "--json", "--tools", "ruff", "--extend-select", "B")
+    assert proc.returncode == 1, proc.stderr  # B011 is left
+    [entry] = json.loads(proc.stdout)["files"]
+    assert entry["status"] == "partial"
+    [report] = entry["attempt_reports"]  # no second, safe-only attempt: nothing unsafe kept
+    assert report["verdict"] == "accepted"
+    [dropped] = report["dropped_fixes"]
+    assert dropped.startswith("B011 at line 8") and "B904" in dropped
+    assert "import os" not in (root / "a.py").read_text()
+
+    git(root, "checkout", "a.py")
+    text = stomper(root, "fix", "--tools", "ruff", "--extend-select", "B")
+    assert "dropped fix: B011 at line 8" in text.stdout, text.stdout

@@ -58,6 +58,9 @@ def accepted_log_levels() -> list[str]:
 
 def sample(spec: dict[str, Any]) -> object:
     """A valid value for a setting whose default is null."""
+    choices = [choice for choice in spec.get("enum", []) if choice is not None]
+    if choices:
+        return choices[0]
     kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
     return ["program", "{file}"] if "array" in kinds else "/usr/bin/program"
 

@@ -65,3 +65,11 @@ def test_an_empty_lua_table_is_no_settings_not_an_unknown_key() -> None:
     parsed = parse_settings({"stomper": []})
     assert parsed.problems == []
     assert parsed.config == {}
+
+
+def test_rule_selection_settings_are_the_cli_flags() -> None:
+    parsed = parse_settings(
+        {"select": ["F"], "extendSelect": ["B904"], "targetVersion": "py310", "ignore": ["x y"]}
+    )
+    assert parsed.config == {"select": ["F"], "extend_select": ["B904"], "target_version": "py310"}
+    assert len(parsed.problems) == 1 and "'ignore'" in parsed.problems[0]

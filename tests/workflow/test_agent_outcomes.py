@@ -242,6 +242,22 @@ async def test_files_written_by_the_test_command_are_not_delivered(make_repo: An
     assert report.files[0].changed_paths == ["mod.py"]
 
 
+async def test_test_command_runs_in_the_sandbox_with_placeholders_and_assignments(
+    make_repo: Any,
+) -> None:
+    """`PYTHONPATH={workdir} ...` as typed at a prompt works without `sh -c`."""
+    root = make_repo({"mod.py": BROKEN})
+    probe = (
+        "import os, sys; wd = os.environ['PYTHONPATH']; "
+        f"ok = wd == os.getcwd() != {str(root)!r} and os.environ['TARGET'] == 'mod.py' "
+        "and 'GIT_DIR' not in os.environ and open(os.path.join(wd, 'mod.py')).read() == "
+        f"{FIXED!r}; sys.exit(0 if ok else 3)"
+    )
+    command = ["PYTHONPATH={workdir}", "TARGET={file}", sys.executable, "-c", probe]
+    report = await fix_one(root, *FIX_BOTH, test_command=command, test_mode="per-file")
+    assert report.files[0].status == FileStatus.FIXED, report.files[0].message
+
+
 async def test_repository_without_commits_works(make_repo: Any) -> None:
     root = make_repo({"mod.py": BROKEN}, commit=False)
     report = await fix_one(root, *FIX_BOTH)

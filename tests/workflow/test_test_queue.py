@@ -1,0 +1,51 @@
+"""Batched test verification (test_mode = "batch"): one suite run when nothing breaks,
+halves only when a batch fails, and a file whose fix breaks the tests is not delivered."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from stomper_lsp.workflow.engine import run_fix
+from stomper_lsp.workflow.report import FileStatus
+from tests.workflow.repos import BROKEN, FIX_BOTH, FIXED, fake, load
+
+FILES = ("a.py", "b.py", "c.py", "d.py")
+
+
+async def _fix(root: Path, test_command: list[str]) -> Any:
+    return await run_fix(load(
+        root, agent="command", agent_command=fake(*FIX_BOTH), test_command=test_command,
+        max_parallel_files=2,
+    ))
+
+
+async def test_nothing_breaks_costs_one_suite_run(make_repo: Any) -> None:
+    root = make_repo(dict.fromkeys(FILES, BROKEN))
+    passes = [sys.executable, "-c", "import os; assert os.path.exists('a.py')"]
+    report = await _fix(root, passes)
+    assert [f.status for f in report.files] == [FileStatus.FIXED] * 4
+    assert report.suite_runs == 1
+    assert {c.path for c in report.changes} == set(FILES)
+
+
+async def test_the_breaking_file_is_found_by_halving_and_left_out(make_repo: Any) -> None:
+    root = make_repo(dict.fromkeys(FILES, BROKEN))
+    # The suite needs c.py's `import os`: the fix of c.py (and only it) breaks it.
+    needs_c = [sys.executable, "-c",
+               "import sys\nif 'import os' not in open('c.py').read(): "
+               "sys.exit('c.py lost its import')"]
+    report = await _fix(root, needs_c)
+    status = {f.path: f.status for f in report.files}
+    assert status == {"a.py": FileStatus.FIXED, "b.py": FileStatus.FIXED,
+                      "c.py": FileStatus.FAILED, "d.py": FileStatus.FIXED}
+    c = next(f for f in report.files if f.path == "c.py")
+    assert "c.py lost its import" in c.message
+    assert c.attempt_reports[-1].test_tail.strip() == "c.py lost its import"
+    assert {ch.path for ch in report.changes} == {"a.py", "b.py", "d.py"}
+    assert all(ch.new_text == FIXED for ch in report.changes)
+    # all four, then halves [a b] and [c d], then [c] and [d], then [a b d] together
+    assert report.suite_runs == 6
+    assert report.issues_after == 2  # c.py's two issues stay
+    assert "batched test run rejects c.py" in Path(c.log_path or "").read_text()
