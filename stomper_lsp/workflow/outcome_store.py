@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS runs (
 # Settings that do not change what a file's fix is (only how fast or where it runs).
 _NOT_SHAPING = frozenset({"max_parallel_files", "executor", "ray_address"})
 _KEEP_S = 14 * 24 * 3600
+_log = logging.getLogger(__name__)
 
 
 def store_path() -> Path:
@@ -75,12 +77,18 @@ class OutcomeStore:
         return db
 
     def _run(self, sql: str, *params: object) -> list[tuple[object, ...]]:
-        db = self._connect()
+        """A store that cannot be written (read-only cache, full disk) costs only resume."""
         try:
-            with db:
-                return list(db.execute(sql, params))
-        finally:
-            db.close()
+            db = self._connect()
+            try:
+                with db:
+                    return list(db.execute(sql, params))
+            finally:
+                db.close()
+        except (sqlite3.Error, OSError) as exc:
+            _log.warning("outcome store %s unusable (%s): this run cannot be resumed", self.path,
+                         exc)
+            return []
 
     async def start_run(self, key: str, root: Path) -> None:
         now = time.time()

@@ -89,3 +89,15 @@ def test_sigkilled_cli_run_resumes_without_rerunning_finished_files(
     assert all(f["status"] == "fixed" for f in report["files"])
     assert all((root / p).read_text() == FIXED for p in FILES)
     assert git(root, "stash", "list") == ""
+
+
+async def test_an_unusable_store_costs_only_resume(
+    make_repo: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("STOMPER_OUTCOME_DB", str(blocker / "o.db"))
+    root = make_repo({"m.py": BROKEN})
+    report = await run_fix(load(root, agent="command", agent_command=fake(*FIX_BOTH)),
+                           resume=True)
+    assert [(o.status, o.resumed) for o in report.files] == [(FileStatus.FIXED, False)]
