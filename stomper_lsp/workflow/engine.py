@@ -92,7 +92,7 @@ async def run_fix(
     store = outcome_store or OutcomeStore()
     key = await run_key(snapshot, config)
     resumable = await store.load(key) if resume else {}
-    await store.start_run(key, project.root)
+    await store.prune()
     timings["snapshot"] = time.monotonic() - started
     # Unconfined attempts run one at a time (see confinement/escapes.py): one slot suffices.
     parallel = 1 if confinement.mechanism is Mechanism.NONE else config.max_parallel_files
@@ -130,7 +130,6 @@ async def run_fix(
     finally:
         await asyncio.to_thread(shutil.rmtree, run_dir, True)
     timings["cleanup"] = time.monotonic() - cleanup_started
-    await store.finish_run(key)
     report = _report(project, context, final, snapshot.commit, time.monotonic() - started)
     report.timings = {phase: round(seconds, 3) for phase, seconds in timings.items()}
     return report

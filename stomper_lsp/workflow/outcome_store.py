@@ -28,8 +28,6 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outcomes (
     run_key TEXT NOT NULL, path TEXT NOT NULL, outcome TEXT NOT NULL, texts TEXT NOT NULL,
     finished REAL NOT NULL, PRIMARY KEY (run_key, path));
-CREATE TABLE IF NOT EXISTS runs (
-    run_key TEXT PRIMARY KEY, root TEXT NOT NULL, started REAL NOT NULL, finished REAL);
 """
 # Settings that do not change what a file's fix is (only how fast or where it runs).
 _NOT_SHAPING = frozenset({"max_parallel_files", "executor", "ray_address"})
@@ -90,30 +88,11 @@ class OutcomeStore:
                          exc)
             return []
 
-    async def start_run(self, key: str, root: Path) -> None:
-        now = time.time()
+    async def prune(self) -> None:
+        """Outcomes older than two weeks are never resumed: drop them."""
         await asyncio.to_thread(
-            self._run,
-            "INSERT INTO runs (run_key, root, started, finished) VALUES (?, ?, ?, NULL) "
-            "ON CONFLICT(run_key) DO UPDATE SET started = excluded.started, finished = NULL",
-            key, str(root), now,
+            self._run, "DELETE FROM outcomes WHERE finished < ?", time.time() - _KEEP_S
         )
-        await asyncio.to_thread(self._run, "DELETE FROM outcomes WHERE finished < ?",
-                                now - _KEEP_S)
-
-    async def finish_run(self, key: str) -> None:
-        await asyncio.to_thread(
-            self._run, "UPDATE runs SET finished = ? WHERE run_key = ?", time.time(), key
-        )
-
-    async def interrupted_runs(self, root: Path) -> list[str]:
-        """Runs on `root` that started and never finished (newest first)."""
-        rows = await asyncio.to_thread(
-            self._run,
-            "SELECT run_key FROM runs WHERE root = ? AND finished IS NULL ORDER BY started DESC",
-            str(root),
-        )
-        return [str(row[0]) for row in rows]
 
     async def save(self, key: str, outcome: FileOutcome, texts: dict[str, str]) -> None:
         await asyncio.to_thread(
