@@ -59,6 +59,7 @@ def sandbox_base(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     base = tmp_path_factory.mktemp("sandboxes")
     monkeypatch.setenv("STOMPER_SANDBOX_DIR", str(base))
     monkeypatch.setenv("STOMPER_LOG_DIR", str(tmp_path_factory.mktemp("logs")))
+    monkeypatch.setenv("STOMPER_OUTCOME_DB", str(tmp_path_factory.mktemp("state") / "o.db"))
     return base
 
 

@@ -24,12 +24,14 @@ async def run_fix_command(
     dry_run: bool,
     commit: bool,
     out: TextIO,
+    resume: bool = False,
 ) -> int:
     live = out.isatty() and not as_json
     display = ProgressDisplay(sys.stderr if as_json else out, live=live)
     try:
         report = await run_fix(
-            project, paths=paths or None, on_progress=None if as_json else display
+            project, paths=paths or None, on_progress=None if as_json else display,
+            resume=resume,
         )
     finally:
         display.close()
@@ -92,6 +94,8 @@ def _print_text(
             if o.attempt_reports:
                 for dropped in o.attempt_reports[-1].dropped_fixes:
                     print(f"{'':<10} dropped fix: {dropped}", file=out)
+    if report.resumed_files:
+        print(f"resumed: {report.resumed_files} file(s) taken from an interrupted run", file=out)
     for path, why in delivery.conflicts.items():
         print(f"not written: {path}: {why}", file=out)
     for sha, message, paths in commits.commits:

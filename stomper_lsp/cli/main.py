@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fix.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
     fix.add_argument(
+        "--resume", action="store_true",
+        help="reuse files an interrupted run already fixed (same files and settings)",
+    )
+    fix.add_argument(
         "--commit",
         action="store_true",
         help="one commit per fixed file with only Stomper's change (refuses files you changed)",
@@ -197,7 +201,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
         return await run_fix_command(
             project, paths, as_json=args.json, dry_run=args.dry_run, commit=args.commit,
-            out=sys.stdout,
+            resume=args.resume, out=sys.stdout,
         )
     return await run_check(project, paths, as_json=args.json, out=sys.stdout)
 

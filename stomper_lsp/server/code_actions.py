@@ -28,6 +28,8 @@ FIX_ALL_KIND = "source.fixAll.stomper"
 FIX_FILE_COMMAND = "stomper.fixFile"
 FIX_ALL_COMMAND = "stomper.fixAll"
 CANCEL_COMMAND = "stomper.cancel"
+RESUME_COMMAND = "stomper.resume"
+"""Fix all again, reusing every file an interrupted fix-all already finished."""
 ADVERTISED_KINDS: list[types.CodeActionKind | str] = [types.CodeActionKind.QuickFix, FIX_ALL_KIND]
 
 _NOQA = re.compile(r"#\s*noqa(?P<colon>\s*:\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?",

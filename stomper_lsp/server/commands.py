@@ -1,4 +1,4 @@
-"""`workspace/executeCommand`: stomper.fixFile, stomper.fixAll, stomper.cancel.
+"""`workspace/executeCommand`: stomper.fixFile, stomper.fixAll, stomper.resume, stomper.cancel.
 
 Arguments arrive as whatever the client's keybinding or code action sent: a URI string,
 or an object with a `uri`. Anything else is answered with InvalidParams naming the shape
@@ -60,12 +60,15 @@ class Commands:
             raise JsonRpcInvalidParams(f"{command}: {path} does not exist")
         return self._server.fixes.start(handle, [rel])
 
-    def fix_all(self, args: Sequence[object]) -> dict[str, Any]:
-        uri = uri_argument("stomper.fixAll", args)
-        handles = self._handles("stomper.fixAll", uri)
+    def fix_all(self, args: Sequence[object], *, resume: bool = False) -> dict[str, Any]:
+        """stomper.fixAll; with `resume` (stomper.resume), files an interrupted fix-all of
+        the same snapshot and settings finished are reused, not re-run."""
+        command = "stomper.resume" if resume else "stomper.fixAll"
+        uri = uri_argument(command, args)
+        handles = self._handles(command, uri)
         if not handles:
-            raise JsonRpcInvalidParams("stomper.fixAll: no workspace folder is open")
-        runs = [self._server.fixes.start(handle, None) for handle in handles]
+            raise JsonRpcInvalidParams(f"{command}: no workspace folder is open")
+        runs = [self._server.fixes.start(handle, None, resume=resume) for handle in handles]
         return runs[0] if len(runs) == 1 else {"runs": runs}
 
     def cancel(self, args: Sequence[object]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from stomper_lsp.server.server import StomperServer
 
 _ENCODINGS = ("utf-8", "utf-16", "utf-32")
-COMMANDS = ["stomper.fixFile", "stomper.fixAll", "stomper.cancel"]
+COMMANDS = ["stomper.fixFile", "stomper.fixAll", "stomper.resume", "stomper.cancel"]
 
 
 def _get(data: Any, *keys: str) -> Any:

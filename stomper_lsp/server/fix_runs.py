@@ -92,14 +92,18 @@ class FixRuns:
         run = self._runs.get(folder_uri)
         return run is not None and not run.task.done()
 
-    def start(self, handle: ProjectHandle, paths: Sequence[str] | None) -> dict[str, Any]:
+    def start(
+        self, handle: ProjectHandle, paths: Sequence[str] | None, *, resume: bool = False
+    ) -> dict[str, Any]:
         """Start a run in the background; the answer says whether it started."""
         folder = handle.folder.uri
         if self.running(folder):
             message = f"Stomper is already fixing {handle.folder.path.name}; wait or cancel it."
             self._server.notices.always(message, types.MessageType.Warning)
             return {"started": False, "reason": message}
-        task = asyncio.create_task(self._run(handle, list(paths) if paths is not None else None))
+        task = asyncio.create_task(
+            self._run(handle, list(paths) if paths is not None else None, resume)
+        )
         self._runs[folder] = _Run(task, handle)
         task.add_done_callback(lambda _: self._forget(folder, task))
         return {"started": True, "folder": folder, "files": list(paths) if paths else None}
@@ -138,7 +142,9 @@ class FixRuns:
                 overlays[rel] = document.source
         return overlays
 
-    async def _run(self, handle: ProjectHandle, paths: list[str] | None) -> None:
+    async def _run(
+        self, handle: ProjectHandle, paths: list[str] | None, resume: bool = False
+    ) -> None:
         scope = paths[0] if paths and len(paths) == 1 else handle.folder.path.name
         progress = RunProgress(self._server, f"Stomper: fixing {scope}")
         folder = handle.folder.uri
@@ -153,6 +159,7 @@ class FixRuns:
                     paths=paths,
                     overlays=self._overlays(handle),
                     on_progress=progress.report,
+                    resume=resume,
                 )
             except FixRunError as exc:
                 progress.end(f"Could not start: {exc}")

@@ -26,6 +26,7 @@ from stomper_lsp.server.code_actions import (
     CANCEL_COMMAND,
     FIX_ALL_COMMAND,
     FIX_FILE_COMMAND,
+    RESUME_COMMAND,
     CodeActionBuilder,
 )
 from stomper_lsp.server.commands import Commands
@@ -250,6 +251,11 @@ def build_server() -> StomperServer:
     async def fix_all(ls: StomperServer, *args: object) -> dict[str, Any]:
         await settled()
         return server.commands.fix_all(args)
+
+    @server.command(RESUME_COMMAND)
+    async def resume(ls: StomperServer, *args: object) -> dict[str, Any]:
+        await settled()
+        return server.commands.fix_all(args, resume=True)
 
     @server.command(CANCEL_COMMAND)
     def cancel(ls: StomperServer, *args: object) -> dict[str, Any]:

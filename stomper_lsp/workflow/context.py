@@ -14,6 +14,7 @@ from stomper_lsp.project import Project
 from stomper_lsp.sandbox.pool import WorktreePool
 from stomper_lsp.sandbox.snapshot import Snapshot
 from stomper_lsp.workflow.gauges import ConcurrencyGauge
+from stomper_lsp.workflow.outcome_store import OutcomeStore, StoredFile
 from stomper_lsp.workflow.progress import ProgressTracker
 from stomper_lsp.workflow.run_result import RunResult
 from stomper_lsp.workflow.test_queue_state import SuiteQueue
@@ -40,6 +41,11 @@ class RunContext:
     """Issues per project-relative path in the snapshot, filled by collect."""
     guard: AttemptGuard | None = None
     """Confines agents and the test command (None: unconfined, for library use)."""
+    outcome_store: OutcomeStore | None = None
+    """Where each finished file's outcome is written the moment it finishes (None: nowhere)."""
+    run_key: str = ""
+    resumable: dict[str, StoredFile] = field(default_factory=dict)
+    """Outcomes an interrupted earlier run already stored (`--resume`): not re-run."""
     _runners: dict[int, CheckRunner] = field(default_factory=dict)
 
     @property

@@ -31,6 +31,7 @@ from stomper_lsp.user_dirs import user_path
 from stomper_lsp.workflow.context import RunContext
 from stomper_lsp.workflow.errors import FixRunError
 from stomper_lsp.workflow.graph import build_graph
+from stomper_lsp.workflow.outcome_store import OutcomeStore, run_key
 from stomper_lsp.workflow.report import (
     FileChange,
     FileOutcome,
@@ -53,11 +54,15 @@ async def run_fix(
     overlays: Mapping[str, str] | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
     agent: Agent | None = None,
+    resume: bool = False,
+    outcome_store: OutcomeStore | None = None,
 ) -> FixReport:
     """Fix `paths` (project-relative; None: every file with issues) and report.
 
     Nothing in the user's workspace is written: the report carries the new texts, and the
-    caller (CLI or language server) delivers them.
+    caller (CLI or language server) delivers them. Every finished file's outcome is stored
+    (workflow/outcome_store.py); with `resume`, files an interrupted run with the same
+    snapshot tree and settings already finished are taken from there instead of re-run.
     """
     started = time.monotonic()
     config = project.config
@@ -78,6 +83,10 @@ async def run_fix(
     except (AgentUnavailableError, SandboxError, ConfinementError) as exc:
         raise FixRunError(str(exc)) from exc
     await sweep_bases(location, all_bases())
+    store = outcome_store or OutcomeStore()
+    key = await run_key(snapshot, config)
+    resumable = await store.load(key) if resume else {}
+    await store.prune()
     timings["snapshot"] = time.monotonic() - started
     # Unconfined attempts run one at a time (see confinement/escapes.py): one slot suffices.
     parallel = 1 if confinement.mechanism is Mechanism.NONE else config.max_parallel_files
@@ -105,6 +114,9 @@ async def run_fix(
                     readable=[snapshot.shadow_dir.parent, run_dir],
                     snapshot=snapshot.commit,
                 ),
+                outcome_store=store,
+                run_key=key,
+                resumable=resumable,
             )
             fan_out_started = time.monotonic()
             final = await _drive(context, list(paths) if paths is not None else None, on_progress)
@@ -184,4 +196,5 @@ def _report(
         errors=errors,
         confinement=context.guard.run.label if context.guard else "none",
         suite_runs=int(final.get("suite_runs") or 0),
+        resumed_files=sum(1 for o in outcomes if o.resumed),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from typing import Any
+from typing import Any, cast
 
 from langgraph.runtime import Runtime
 
@@ -18,6 +18,7 @@ from stomper_lsp.checkers.model import Issue
 from stomper_lsp.sandbox.pool import Sandbox
 from stomper_lsp.sandbox.snapshot import read_snapshot_files
 from stomper_lsp.workflow.context import RunContext
+from stomper_lsp.workflow.outcome_store import StoredFile
 from stomper_lsp.workflow.report import AttemptReport, FileOutcome, FileStatus, ProgressKind
 from stomper_lsp.workflow.state import FileJob
 from stomper_lsp.workflow.test_queue_state import StagedFix
@@ -49,6 +50,8 @@ class _FilePipeline:
         self.started = time.monotonic()
         self.agent_seconds = 0.0
         self._base_text: asyncio.Task[dict[str, str | None]] | None = None
+        self.merged_texts: dict[str, str] = {}
+        """The verified texts this file merged: stored with its outcome for `--resume`."""
 
     def emit(self, kind: ProgressKind, message: str = "", attempt: int | None = None) -> None:
         event = self.ctx.progress.event(kind, self.path, message, attempt)
@@ -131,6 +134,23 @@ class _FilePipeline:
             return self.outcome(FileStatus.FAILED, verdict, attempts, message, reports=reports)
         return await self._merge(verdict, found.texts, attempts, reports)
 
+    async def resume(self, stored: StoredFile) -> FileOutcome:
+        """Reuse an interrupted run's verified outcome: merge its texts again, run nothing."""
+        outcome = stored.outcome.model_copy(update={"resumed": True, "executions": 0})
+        if stored.texts:
+            base = await read_snapshot_files(self.ctx.snapshot, sorted(stored.texts))
+            merged = await self.ctx.result.merge(base, stored.texts)
+            if not merged.clean:
+                message = (
+                    f"overlaps with an earlier fix in {', '.join(merged.conflicts)}; not applied"
+                )
+                self.emit("conflict", message)
+                return outcome.model_copy(update={"status": FileStatus.CONFLICT,
+                                                  "message": message})
+        applied = outcome.status in (FileStatus.FIXED, FileStatus.PARTIAL)
+        self.emit("merged" if applied else cast(ProgressKind, outcome.status.value), "resumed")
+        return outcome
+
     async def _base_texts(self, paths: list[str]) -> dict[str, str | None]:
         base = dict(await self._base_text) if self._base_text else {}
         others = [path for path in paths if path not in base]
@@ -155,6 +175,7 @@ class _FilePipeline:
             return self.outcome(
                 FileStatus.CONFLICT, verdict, attempts, message, changed, reports=reports
             )
+        self.merged_texts = dict(new_texts)
         status = FileStatus.FIXED if not verdict.remaining else FileStatus.PARTIAL
         if batch:  # delivered only if the tests pass with it (test_queue.py)
             self.ctx.tests.staged[self.path] = StagedFix(self.path, base, dict(new_texts))
@@ -166,7 +187,11 @@ async def fix_file(state: FileJob, *, runtime: Runtime[RunContext]) -> dict[str,
     """Graph node. Returns deltas only: one outcome, its agent time, its error if any."""
     pipeline = _FilePipeline(state, runtime)
     errors: list[str] = []
+    ctx = runtime.context
+    stored = ctx.resumable.get(state["path"])
     try:
+        if stored is not None:
+            return _deltas(await pipeline.resume(stored), 0.0, errors)
         outcome = await pipeline.run()
     except asyncio.CancelledError:
         raise
@@ -175,8 +200,16 @@ async def fix_file(state: FileJob, *, runtime: Runtime[RunContext]) -> dict[str,
         errors.append(f"{state['path']}: {message}")
         pipeline.emit("failed", message)
         outcome = pipeline.outcome(FileStatus.FAILED, None, 0, message)
+    else:
+        # Stored the moment it finishes: a run killed after this point never redoes the file.
+        if ctx.outcome_store is not None:
+            await ctx.outcome_store.save(ctx.run_key, outcome, pipeline.merged_texts)
+    return _deltas(outcome, pipeline.agent_seconds, errors)
+
+
+def _deltas(outcome: FileOutcome, agent_seconds: float, errors: list[str]) -> dict[str, Any]:
     return {
         "outcomes": [outcome.model_dump(mode="json")],
-        "agent_seconds": pipeline.agent_seconds,
+        "agent_seconds": agent_seconds,
         "branch_errors": errors,
     }

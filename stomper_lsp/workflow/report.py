@@ -79,6 +79,13 @@ class FileOutcome(BaseModel):
     changed_paths: list[str] = Field(default_factory=list)
     """Every file this outcome changed (the target and any other file the agent edited)."""
     attempt_reports: list[AttemptReport] = Field(default_factory=list)
+    resumed: bool = False
+    """Taken from the outcome store (`stomper fix --resume`): an earlier, interrupted run
+    already verified this file with the same snapshot and settings."""
+    executions: int = 1
+    """How many times the file's body ran in this run (0 when resumed)."""
+    node: str | None = None
+    """Where the body ran (the executor's name for the machine); None: this process."""
 
 
 class FileChange(BaseModel):
@@ -107,6 +114,9 @@ class FixReport(BaseModel):
     """Test command runs of the batched test stage (test_mode = "batch"; per-file runs
     happen inside the attempts and are not counted here)."""
     confinement: str = "none"
+    executor: str = "local"
+    resumed_files: int = 0
+    """Files whose stored outcome was reused (`--resume`)."""
     """How agents were confined: `bwrap+landlock`, `bwrap`, `landlock` or `none (opt-in)`."""
 
     def by_status(self, status: FileStatus) -> list[FileOutcome]:

@@ -295,3 +295,30 @@ async def test_an_edit_refused_for_a_stale_version_is_recomputed(
     assert "1 file fixed" in message and "Merged with your edits in mod.py" in message
     assert len(editor.edits) == 2  # the refused one, then the recomputed one
     assert editor.text(doc) == "\nx = 1\ny = 2\n"  # ruff's fix of F401 keeps the blank line
+
+
+async def test_resume_after_a_cancelled_fix_all_reruns_only_unfinished_files(
+    editor: Editor, tmp_path: Path, agent_out: Path
+) -> None:
+    """stomper.resume: the files an interrupted fix-all finished are reused, not re-run."""
+    root = write_project(tmp_path / "proj", {"a.py": "import os\n", "b.py": "import os\n"})
+    count = agent_out / "count"
+    settings = fake_agent("--count-file", str(count), "--sleep", "1",
+                          "--replace", "import os\\n", "")
+    await start(editor, root, "visual-studio-code", settings={**settings, "maxParallelFiles": 1})
+    await fix_all(editor, root)
+    # The second agent starts only after the first file finished (and was stored).
+    await wait_until(lambda: count.exists() and len(count.read_text().splitlines()) == 2,
+                     timeout=60)
+    await editor.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="stomper.cancel", arguments=[])
+    )
+    await wait_until(lambda: summary(editor), timeout=30)
+    editor.client.messages.clear()
+    result = await editor.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="stomper.resume", arguments=[root.as_uri()])
+    )
+    assert result["started"] is True
+    message = await wait_until(lambda: summary(editor), timeout=60)
+    assert "2 files fixed" in message, message
+    assert len(count.read_text().splitlines()) == 3  # only the unfinished file ran again

@@ -1,0 +1,114 @@
+"""Durable per-file outcomes, so an interrupted fix run resumes without redoing finished files.
+
+LangGraph's checkpointer cannot do this (design.md: a finished branch's checkpoint write queues
+behind the `max_concurrency` semaphore, so a killed run loses most finished files). Each file's
+outcome and its verified texts are written here the moment the file finishes, keyed by the
+snapshot's *tree* (a re-made snapshot of unchanged files has a new commit but the same tree),
+the project path and the settings that shape a fix. SQLite in the user's state folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from stomper_lsp.config.model import StomperConfig
+from stomper_lsp.sandbox.git import run_git_dir
+from stomper_lsp.sandbox.snapshot import Snapshot
+from stomper_lsp.user_dirs import user_path
+from stomper_lsp.workflow.report import FileOutcome
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outcomes (
+    run_key TEXT NOT NULL, path TEXT NOT NULL, outcome TEXT NOT NULL, texts TEXT NOT NULL,
+    finished REAL NOT NULL, PRIMARY KEY (run_key, path));
+"""
+# Settings that do not change what a file's fix is (only how fast or where it runs).
+_NOT_SHAPING = frozenset({"max_parallel_files", "executor", "ray_address"})
+_KEEP_S = 14 * 24 * 3600
+_log = logging.getLogger(__name__)
+
+
+def store_path() -> Path:
+    return user_path("cache", "outcomes.sqlite3", override="STOMPER_OUTCOME_DB")
+
+
+def settings_key(config: StomperConfig) -> str:
+    """A digest of the settings that shape a fix (agent, attempts, checkers, tests...)."""
+    shaping = {k: v for k, v in config.model_dump(mode="json").items() if k not in _NOT_SHAPING}
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:32]
+
+
+async def run_key(snapshot: Snapshot, config: StomperConfig) -> str:
+    """Snapshot tree + project prefix + shaping settings: equal exactly when a stored
+    outcome is still the outcome this run would compute."""
+    result = await run_git_dir(snapshot.shadow_dir, ["rev-parse", f"{snapshot.commit}^{{tree}}"])
+    tree = result.stdout_text.strip()
+    raw = f"{tree}\0{snapshot.project_prefix}\0{settings_key(config)}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    outcome: FileOutcome
+    texts: dict[str, str]
+    """The verified texts this outcome merged (empty when nothing was applied)."""
+
+
+class OutcomeStore:
+    """One SQLite file; every call is short and runs off the event loop."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or store_path()
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=10)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA)
+        return db
+
+    def _run(self, sql: str, *params: object) -> list[tuple[object, ...]]:
+        """A store that cannot be written (read-only cache, full disk) costs only resume."""
+        try:
+            db = self._connect()
+            try:
+                with db:
+                    return list(db.execute(sql, params))
+            finally:
+                db.close()
+        except (sqlite3.Error, OSError) as exc:
+            _log.warning("outcome store %s unusable (%s): this run cannot be resumed", self.path,
+                         exc)
+            return []
+
+    async def prune(self) -> None:
+        """Outcomes older than two weeks are never resumed: drop them."""
+        await asyncio.to_thread(
+            self._run, "DELETE FROM outcomes WHERE finished < ?", time.time() - _KEEP_S
+        )
+
+    async def save(self, key: str, outcome: FileOutcome, texts: dict[str, str]) -> None:
+        await asyncio.to_thread(
+            self._run,
+            "INSERT OR REPLACE INTO outcomes (run_key, path, outcome, texts, finished) "
+            "VALUES (?, ?, ?, ?, ?)",
+            key, outcome.path, outcome.model_dump_json(), json.dumps(texts), time.time(),
+        )
+
+    async def load(self, key: str) -> dict[str, StoredFile]:
+        rows = await asyncio.to_thread(
+            self._run, "SELECT path, outcome, texts FROM outcomes WHERE run_key = ?", key
+        )
+        return {
+            str(path): StoredFile(
+                FileOutcome.model_validate_json(str(outcome)), json.loads(str(texts))
+            )
+            for path, outcome, texts in rows
+        }
