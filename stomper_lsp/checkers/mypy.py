@@ -26,6 +26,7 @@ from stomper_lsp.checkers.errors import CheckerError, ToolNotFoundError
 from stomper_lsp.checkers.model import Issue, Position, Severity
 from stomper_lsp.checkers.mypy_cache_guard import guard_for
 from stomper_lsp.checkers.mypy_config import sanitized_config, scratch_dir
+from stomper_lsp.checkers.mypy_shadow_cache import dirty_paths, forget
 from stomper_lsp.process import ProcessResult, run_process
 
 _BASE_ARGS = (
@@ -86,11 +87,19 @@ class MypyChecker(ToolChecker):
     ) -> list[Issue]:
         if self._cache_dir is not None:
             await asyncio.to_thread(guard_for(self._cache_dir).before_run, root, paths)
-        with tempfile.TemporaryDirectory(prefix="stomper-mypy-") as scratch:
-            buffers = await asyncio.to_thread(_write_shadows, Path(scratch), overlays or {})
-            return await self._check(
-                root, paths, Path(scratch) / "unparsable_module.py", buffers, overlays or {}
-            )
+        overlays = dict(overlays or {})
+        dirty = await asyncio.to_thread(dirty_paths, root, overlays)
+        if dirty and self._cache_dir is not None:
+            await asyncio.to_thread(forget, self._cache_dir, dirty)
+        try:
+            with tempfile.TemporaryDirectory(prefix="stomper-mypy-") as scratch:
+                buffers = await asyncio.to_thread(_write_shadows, Path(scratch), overlays)
+                return await self._check(
+                    root, paths, Path(scratch) / "unparsable_module.py", buffers, overlays
+                )
+        finally:
+            if dirty and self._cache_dir is not None:
+                await asyncio.to_thread(forget, self._cache_dir, dirty)
 
     async def _check(
         self,
