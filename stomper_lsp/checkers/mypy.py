@@ -1,5 +1,10 @@
 """mypy, through `--output json` (text output breaks under the user's `pretty = true`).
 
+Unsaved editor text reaches mypy through `--shadow-file SOURCE SHADOW`: each buffer is
+written to a scratch directory outside the workspace and mypy reads it in place of the
+file on disk, so diagnostics follow the text the user sees (imports between dirty
+buffers included), and nothing is written into the project.
+
 mypy stops the whole run at a "blocking" error (a syntax error, an undecodable file): such
 files are reported and left out of a second run, so one broken file does not hide the
 type errors of all the others.
@@ -21,6 +26,7 @@ from stomper_lsp.checkers.errors import CheckerError, ToolNotFoundError
 from stomper_lsp.checkers.model import Issue, Position, Severity
 from stomper_lsp.checkers.mypy_cache_guard import guard_for
 from stomper_lsp.checkers.mypy_config import sanitized_config, scratch_dir
+from stomper_lsp.checkers.mypy_shadow_cache import dirty_paths, forget
 from stomper_lsp.process import ProcessResult, run_process
 
 _BASE_ARGS = (
@@ -44,7 +50,7 @@ DOCS_URL = "https://mypy.readthedocs.io/en/stable/_refs.html#code-{code}"
 
 class MypyChecker(ToolChecker):
     name = "mypy"
-    reads_unsaved_text = False
+    reads_unsaved_text = True
 
     def __init__(
         self,
@@ -81,20 +87,39 @@ class MypyChecker(ToolChecker):
     ) -> list[Issue]:
         if self._cache_dir is not None:
             await asyncio.to_thread(guard_for(self._cache_dir).before_run, root, paths)
-        with tempfile.TemporaryDirectory(prefix="stomper-mypy-") as scratch:
-            return await self._check(root, paths, Path(scratch) / "unparsable_module.py")
+        overlays = dict(overlays or {})
+        dirty = await asyncio.to_thread(dirty_paths, root, overlays)
+        if dirty and self._cache_dir is not None:
+            await asyncio.to_thread(forget, self._cache_dir, dirty)
+        try:
+            with tempfile.TemporaryDirectory(prefix="stomper-mypy-") as scratch:
+                buffers = await asyncio.to_thread(_write_shadows, Path(scratch), overlays)
+                return await self._check(
+                    root, paths, Path(scratch) / "unparsable_module.py", buffers, overlays
+                )
+        finally:
+            if dirty and self._cache_dir is not None:
+                await asyncio.to_thread(forget, self._cache_dir, dirty)
 
-    async def _check(self, root: Path, paths: Sequence[str], stand_in: Path) -> list[Issue]:
+    async def _check(
+        self,
+        root: Path,
+        paths: Sequence[str],
+        stand_in: Path,
+        buffers: Mapping[str, str],
+        overlays: Mapping[str, str],
+    ) -> list[Issue]:
         """Rerun without each file that stops mypy, until mypy gets through.
 
         mypy aborts at the first file it cannot parse or decode. That file is dropped from
         the command line and, since other files may import it, replaced by a stand-in
         module whose every attribute is `Any` (`--shadow-file`); its own issues are final.
         """
-        texts = LineTexts(root)
+        texts = LineTexts(root, overlays)
         requested = set(paths)
         remaining = list(paths)
-        shadows: dict[str, str] = {}
+        shadows: dict[str, str] = dict(buffers)
+        stood_in: set[str] = set()
         issues: list[Issue] = []
         for _ in range(_MAX_BLOCKING_RERUNS + 1):
             if not remaining:
@@ -105,13 +130,14 @@ class MypyChecker(ToolChecker):
                 checked = set(remaining)
                 issues.extend(i for i in found if i.path in checked)
                 break
-            newly_blocked = blocked - shadows.keys()
+            newly_blocked = blocked - stood_in
             if not newly_blocked:
                 raise _unattributed_block(result)
             issues.extend(i for i in found if i.path in newly_blocked)
             if not stand_in.exists():
                 stand_in.write_text(_STAND_IN_MODULE, encoding="utf-8")
             shadows.update(dict.fromkeys(newly_blocked, str(stand_in)))
+            stood_in |= newly_blocked
             remaining = [p for p in remaining if p not in blocked]
         else:
             if remaining:
@@ -221,6 +247,19 @@ class MypyChecker(ToolChecker):
             url=DOCS_URL.format(code=code),
             line_text=texts.line(path, line),
         )
+
+
+def _write_shadows(scratch: Path, overlays: Mapping[str, str]) -> dict[str, str]:
+    """project-relative path -> a scratch file holding its unsaved text (same suffix: mypy
+    reads a `.pyi` shadow as a stub)."""
+    folder = scratch / "buffers"
+    folder.mkdir(exist_ok=True)
+    shadows: dict[str, str] = {}
+    for number, (path, text) in enumerate(sorted(overlays.items())):
+        shadow = folder / f"{number}{Path(path).suffix}"
+        shadow.write_text(text, encoding="utf-8", newline="")
+        shadows[path] = str(shadow)
+    return shadows
 
 
 def _unattributed_block(result: ProcessResult) -> CheckerError:

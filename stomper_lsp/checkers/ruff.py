@@ -159,6 +159,31 @@ class RuffChecker(ToolChecker):
             raise ToolNotFoundError("ruff", f"could not start: {exc}", argv) from exc
         return self._parse(result)
 
+    async def fixed_text(
+        self, root: Path, path: str, text: str, *, rules: Sequence[str] = ()
+    ) -> str:
+        """`text` with ruff's safe fixes applied (only `rules`' when given), as
+        `ruff check --fix-only` on stdin prints it: the unsaved buffer, never the disk."""
+        argv = [self.binary(), "check", "--fix-only", "--exit-zero", "--force-exclude"]
+        for rule in rules:
+            argv += ["--select", rule]
+        argv += ["--stdin-filename", str(root / path), "-"]
+        try:
+            result = await run_process(
+                argv, cwd=root, timeout=self._timeout, stdin_data=text.encode("utf-8")
+            )
+        except OSError as exc:
+            raise ToolNotFoundError("ruff", f"could not start: {exc}", argv) from exc
+        if result.timed_out:
+            raise CheckerError(
+                "ruff", f"timed out after {self._timeout:g}s (checker_timeout)", result.argv
+            )
+        if result.returncode != 0 or result.truncated:
+            problem = "printed more than Stomper reads" if result.truncated else (
+                f"failed with exit code {result.returncode}")
+            raise CheckerError("ruff", problem, result.argv, result.stderr_text)
+        return result.stdout_text
+
     def _parse(self, result: ProcessResult) -> list[dict[str, Any]]:
         if result.timed_out:
             raise CheckerError(

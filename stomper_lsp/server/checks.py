@@ -3,8 +3,11 @@
 - ruff reads the unsaved buffer through stdin: on open, on change and on save. Changes
   are debounced on the leading edge: an isolated keystroke is checked at once, a burst
   at most once per `debounceMs`, and a run the user typed over is killed.
-- mypy reads disk only: on open and on save, batched per project (one process for every
-  file waiting), with its incremental cache outside the workspace.
+- mypy reads the open buffers too (`--shadow-file`, see checkers/mypy.py): on open, on
+  save and once typing pauses for `_MYPY_IDLE_S`, batched per project (one process for
+  every file waiting), with its incremental cache outside the workspace. A change marks
+  the running batch's result for that buffer stale at once, so mypy diagnostics never
+  land on text they were not computed for.
 - A result is published only if nothing newer was asked for since its run started: stale
   results are dropped, never shown over newer ones.
 - Push (`publishDiagnostics`) unless the client pulls (`textDocument/diagnostic`); then
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 _FRESH_ROUNDS = 5  # the buffer may move on while ruff runs; chase it this many times
+_MYPY_IDLE_S = 0.5  # mypy takes ~0.3-1 s warm: run it when typing pauses, not per keystroke
 
 
 def log_failure(task: asyncio.Task[None]) -> None:
@@ -87,9 +91,12 @@ class MypyQueue:
         self,
         handle: ProjectHandle,
         deliver: Callable[[dict[DocumentChecks, int], CheckReport], None],
+        buffers: Callable[[ProjectHandle], dict[str, str]],
     ) -> None:
         self.handle = handle
         self._deliver = deliver
+        self._buffers = buffers
+        self.idle_timer: asyncio.TimerHandle | None = None
         self._waiting: dict[DocumentChecks, None] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -105,6 +112,8 @@ class MypyQueue:
         self._waiting.pop(doc, None)
 
     def cancel(self) -> None:
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
         if self._task is not None:
             self._task.cancel()
         self._waiting.clear()
@@ -116,7 +125,9 @@ class MypyQueue:
             self._waiting.clear()
             paths = sorted({doc.rel for doc in batch})
             started = time.monotonic()
-            report = await runner.run(self.handle.root, paths)
+            report = await runner.run(
+                self.handle.root, paths, overlays=self._buffers(self.handle)
+            )
             logger.info("mypy: %d file(s) in %.2fs", len(paths), time.monotonic() - started)
             self._deliver(batch, report)
 
@@ -157,11 +168,14 @@ class CheckService:
 
     def changed(self, uri: str) -> None:
         doc = self._docs.get(uri)
-        if doc is None or self._server.features.pull_ruff:
-            return  # pull clients ask for the current version themselves
+        if doc is None:
+            return
+        doc.mypy_requests += 1  # a mypy run in flight read the old text
         if not doc.handle.options.lint_on_change or self._too_big(doc):
             return
-        self._schedule_ruff(doc)
+        self._schedule_mypy(doc)
+        if not self._server.features.pull_ruff:  # pull clients ask for ruff themselves
+            self._schedule_ruff(doc)
 
     def saved(self, uri: str) -> None:
         doc = self._docs.get(uri)
@@ -171,6 +185,10 @@ class CheckService:
         if doc.ruff_version != version or version is None:
             self._start_ruff(doc)
         # Saving a module can change the types other open modules see.
+        queue = self._mypy.get(doc.handle.root)
+        if queue is not None and queue.idle_timer is not None:
+            queue.idle_timer.cancel()  # this run reads the same buffers
+            queue.idle_timer = None
         self._request_mypy(d for d in self._docs.values() if d.handle is doc.handle)
 
     def closed(self, uri: str) -> None:
@@ -323,18 +341,43 @@ class CheckService:
         if not self._server.features.pull_ruff:
             self._publish(doc)
 
+    def _buffers(self, handle: ProjectHandle) -> dict[str, str]:
+        """The unsaved text of every open document of the project, for mypy to read."""
+        buffers: dict[str, str] = {}
+        for doc in self._docs.values():
+            if doc.handle is handle and (text := self.text(doc)) is not None:
+                buffers[doc.rel] = text
+        return buffers
+
+    def _schedule_mypy(self, doc: DocumentChecks) -> None:
+        """Once typing pauses: every open module of the project, as a save would."""
+        if doc.handle.mypy is None:
+            return
+        queue = self._queue(doc.handle)
+        if queue.idle_timer is not None:
+            queue.idle_timer.cancel()
+
+        def run() -> None:
+            queue.idle_timer = None
+            self._request_mypy(d for d in self._docs.values() if d.handle is doc.handle)
+
+        queue.idle_timer = asyncio.get_running_loop().call_later(_MYPY_IDLE_S, run)
+
+    def _queue(self, handle: ProjectHandle) -> MypyQueue:
+        queue = self._mypy.get(handle.root)
+        if queue is None or queue.handle is not handle:
+            if queue is not None:
+                queue.cancel()
+            queue = self._mypy[handle.root] = MypyQueue(handle, self._mypy_done, self._buffers)
+        return queue
+
     def _request_mypy(self, docs: Iterable[DocumentChecks]) -> None:
         by_project: dict[Path, list[DocumentChecks]] = {}
         for doc in docs:
             if doc.handle.mypy is not None and not self._too_big(doc):
                 by_project.setdefault(doc.handle.root, []).append(doc)
-        for root, group in by_project.items():
-            queue = self._mypy.get(root)
-            if queue is None or queue.handle is not group[0].handle:
-                if queue is not None:
-                    queue.cancel()
-                queue = self._mypy[root] = MypyQueue(group[0].handle, self._mypy_done)
-            queue.request(group)
+        for group in by_project.values():
+            self._queue(group[0].handle).request(group)
 
     def _mypy_done(self, batch: dict[DocumentChecks, int], report: CheckReport) -> None:
         if batch:

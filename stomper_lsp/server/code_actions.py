@@ -1,7 +1,9 @@
-"""Quick fixes, suppressions, and the "Fix with Stomper" source actions.
+"""Quick fixes, suppressions, the on-save source edits and the Stomper run actions.
 
 Quick fixes come from ruff's own fix edits for the buffer's current version (re-checked
 first if the buffer moved on), so an edit never lands on text it was not computed for.
+On-save kinds get instant ruff edits (source_fixes); the agent runs are offered under
+`source.stomper.*` only, and never to an automatic request (a save, a lightbulb).
 """
 
 from __future__ import annotations
@@ -15,22 +17,29 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from stomper_lsp.checkers.model import Applicability, Fix, Issue
+from stomper_lsp.server.action_kinds import (
+    ADVERTISED,
+    FIX_ALL_KIND,
+    FIX_ALL_RUN_KIND,
+    FIX_FILE_RUN_KIND,
+    ORGANIZE_IMPORTS_KIND,
+)
 from stomper_lsp.server.diagnostics import issue_range, to_diagnostic
 from stomper_lsp.server.documents import open_document
 from stomper_lsp.server.positions import TextIndex
+from stomper_lsp.server.source_fixes import source_fix
 from stomper_lsp.server.workspace_edits import workspace_edit
 
 if TYPE_CHECKING:
     from stomper_lsp.server.checks import DocumentChecks
     from stomper_lsp.server.server import StomperServer
 
-FIX_ALL_KIND = "source.fixAll.stomper"
 FIX_FILE_COMMAND = "stomper.fixFile"
 FIX_ALL_COMMAND = "stomper.fixAll"
 CANCEL_COMMAND = "stomper.cancel"
 RESUME_COMMAND = "stomper.resume"
 """Fix all again, reusing every file an interrupted fix-all already finished."""
-ADVERTISED_KINDS: list[types.CodeActionKind | str] = [types.CodeActionKind.QuickFix, FIX_ALL_KIND]
+ADVERTISED_KINDS: list[types.CodeActionKind | str] = list(ADVERTISED)
 
 _NOQA = re.compile(r"#\s*noqa(?P<colon>\s*:\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?",
                    re.IGNORECASE)
@@ -44,6 +53,11 @@ def _wanted(kind: str, only: Sequence[str] | None) -> bool:
     if not only:
         return True
     return any(kind == k or kind.startswith(f"{k}.") for k in only)
+
+
+def _named(kind: str, only: Sequence[str] | None) -> bool:
+    """`only` asks for `kind` or one of its parents, by name (not just "everything")."""
+    return bool(only) and _wanted(kind, only)
 
 
 def _overlaps(a: types.Range, b: types.Range) -> bool:
@@ -107,6 +121,8 @@ class CodeActionBuilder:
     ) -> list[types.CodeAction | types.Command] | None:
         uri = params.text_document.uri
         doc = self._server.checks.document(uri)
+        if doc is None and open_document(self._server.workspace, uri) is not None:
+            doc = await self._server.checks.opened(uri)  # a save right after opening
         if doc is None:
             return None
         only = [str(k.value if isinstance(k, types.CodeActionKind) else k)
@@ -116,8 +132,15 @@ class CodeActionBuilder:
             result.extend(
                 await self._quick_fixes(doc, params.range, params.context.diagnostics)
             )
-        if _wanted(FIX_ALL_KIND, only):
-            result.extend(self._source_actions(doc))
+        if self._server.features.code_action_literals:
+            # Edits only when asked for by kind: a lightbulb request (no `only`) would
+            # otherwise run ruff twice more on every cursor move.
+            for kind in (FIX_ALL_KIND, ORGANIZE_IMPORTS_KIND):
+                if _named(kind, only) and (action := await source_fix(self._server, doc, kind)):
+                    result.append(action)
+        automatic = params.context.trigger_kind == types.CodeActionTriggerKind.Automatic
+        if not automatic and (_wanted(FIX_FILE_RUN_KIND, only) or _wanted(FIX_ALL_RUN_KIND, only)):
+            result.extend(self._source_actions(doc, only))
         return result
 
     async def _quick_fixes(
@@ -233,20 +256,24 @@ class CodeActionBuilder:
             edit=self._edit(doc.uri, version, [edit]),
         )
 
-    def _source_actions(self, doc: DocumentChecks) -> list[types.CodeAction | types.Command]:
-        commands = [
-            types.Command(
+    def _source_actions(
+        self, doc: DocumentChecks, only: Sequence[str] | None
+    ) -> list[types.CodeAction | types.Command]:
+        """The agent runs: started by the user picking them, in the background."""
+        runs = [
+            (FIX_FILE_RUN_KIND, types.Command(
                 title="Fix this file with Stomper", command=FIX_FILE_COMMAND, arguments=[doc.uri]
-            ),
-            types.Command(
+            )),
+            (FIX_ALL_RUN_KIND, types.Command(
                 title="Fix all with Stomper",
                 command=FIX_ALL_COMMAND,
                 arguments=[doc.handle.folder.uri],
-            ),
+            )),
         ]
+        wanted = [(kind, command) for kind, command in runs if _wanted(kind, only)]
         if not self._server.features.code_action_literals:
-            return list(commands)
+            return [command for _, command in wanted]
         return [
-            types.CodeAction(title=command.title, kind=FIX_ALL_KIND, command=command)
-            for command in commands
+            types.CodeAction(title=command.title, kind=kind, command=command)
+            for kind, command in wanted
         ]

@@ -74,9 +74,13 @@ class Commands:
     def cancel(self, args: Sequence[object]) -> dict[str, Any]:
         uri = uri_argument("stomper.cancel", args)
         if uri is None:
-            return {"cancelled": self._server.fixes.cancel()}
-        handles = self._handles("stomper.cancel", uri)
-        return {"cancelled": sum(self._server.fixes.cancel(h.folder.uri) for h in handles)}
+            cancelled = self._server.fixes.cancel()
+        else:
+            handles = self._handles("stomper.cancel", uri)
+            cancelled = sum(self._server.fixes.cancel(h.folder.uri) for h in handles)
+        if not cancelled:  # a silent no-op reads as "cancel is broken"
+            self._server.notices.always("Stomper: no fix run to cancel.")
+        return {"cancelled": cancelled}
 
     def _handles(self, command: str, uri: str | None) -> list[ProjectHandle]:
         """The folder of `uri` (a folder or any file in it); None: every folder."""

@@ -18,6 +18,7 @@ import threading
 from typing import IO, TYPE_CHECKING, Any
 
 from stomper_lsp import __version__
+from stomper_lsp.server.action_kinds import ADVERTISED as ADVERTISED_KINDS
 from stomper_lsp.server.framing import Event, Frame, FrameParser
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def initialize_result(params: Any) -> dict[str, Any]:
         "capabilities": {
             "positionEncoding": encoding,
             "textDocumentSync": sync,
-            "codeActionProvider": {"codeActionKinds": ["quickfix", "source.fixAll.stomper"]},
+            "codeActionProvider": {"codeActionKinds": list(ADVERTISED_KINDS)},
             "executeCommandProvider": {"commands": COMMANDS},
             "diagnosticProvider": {
                 "interFileDependencies": True,

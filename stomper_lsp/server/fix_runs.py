@@ -44,10 +44,15 @@ def summary(report: FixReport, delivery: Delivery) -> str:
     failed = report.by_status(FileStatus.FAILED)
     skipped = report.by_status(FileStatus.SKIPPED)
     conflicts = len(report.by_status(FileStatus.CONFLICT)) + len(delivery.conflicts)
-    issues = sum(f.issues_fixed for f in [*fixed, *partial])
-    parts = [f"{plural(len(fixed), 'file')} fixed ({plural(issues, 'issue')})"]
+    # Each count belongs to its own files: a partly fixed file's issues are not
+    # credited to the fixed ones (that read "0 files fixed (8 issues)").
+    parts = []
+    if fixed or not partial:
+        issues = sum(f.issues_fixed for f in fixed)
+        parts.append(f"{plural(len(fixed), 'file')} fixed ({plural(issues, 'issue')})")
     if partial:
-        parts.append(f"{len(partial)} partly fixed")
+        done = sum(f.issues_fixed for f in partial)
+        parts.append(f"{len(partial)} partly fixed ({plural(done, 'issue')} fixed)")
     if unchanged:
         parts.append(f"{len(unchanged)} unchanged")
     if failed:
@@ -56,6 +61,8 @@ def summary(report: FixReport, delivery: Delivery) -> str:
         parts.append(f"{len(skipped)} skipped ({skipped[0].message})")
     if conflicts:
         parts.append(f"{plural(conflicts, 'conflict')} left alone")
+    left = sum(f.issues_after for f in report.files)
+    parts.append(f"{plural(left, 'issue')} left")
     text = "Stomper: " + ", ".join(parts) + "."
     if delivery.merged:
         text += f" Merged with your edits in {', '.join(delivery.merged)}."

@@ -295,3 +295,23 @@ async def test_a_same_size_edit_within_one_second_is_not_answered_from_the_cache
     os.utime(mod, ns=(stamp, stamp))  # and the same mtime mypy recorded
     fresh = MypyChecker(ProjectEnvironment(root), cache_dir=cache)  # rebuilt, e.g. new settings
     assert await fresh.check(root, ["mod.py"]) == []
+
+
+async def test_unsaved_text_is_checked_through_shadow_files(
+    write_project: WriteProject, mypy_checker: MypyFactory
+) -> None:
+    """Overlays (editor buffers) replace the files on disk for mypy; a buffer that
+    cannot be parsed still gets its syntax error, and nothing is written to the project."""
+    root = write_project({"pyproject.toml": "", "mod.py": RETURNS_STR, "ok.py": TINYLIB})
+    before = sorted(p.name for p in root.iterdir())
+    moved = "import os\n\n" + RETURNS_STR
+    issues = await mypy_checker(root).check(root, ["mod.py", "ok.py"], {"mod.py": moved})
+    assert [(i.path, i.code, i.start.line, i.line_text) for i in issues] == [
+        ("mod.py", "return-value", 3, '    return "forty-two"')
+    ]
+    broken = await mypy_checker(root).check(
+        root, ["mod.py", "ok.py"], {"mod.py": RETURNS_STR, "ok.py": "def answer(:\n"}
+    )
+    assert set(codes(broken)) == {("mod.py", "return-value"), ("ok.py", "syntax")}
+    assert sorted(p.name for p in root.iterdir()) == before
+    assert (root / "ok.py").read_text() == TINYLIB

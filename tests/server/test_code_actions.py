@@ -114,16 +114,93 @@ async def test_source_actions_carry_the_fix_commands(editor: Editor, tmp_path: P
     await start(editor, root, "visual-studio-code", settings=RUFF_ONLY)
     doc = editor.open(root / "app.py")
     await eventually_visible(editor.client, doc, lambda d: bool(d))
-    source = await actions_at(editor, doc, 0, only=["source"])
+    source = await actions_at(editor, doc, 0, only=["source.stomper"])
     assert [(a.title, a.kind) for a in source] == [
-        ("Fix this file with Stomper", "source.fixAll.stomper"),
-        ("Fix all with Stomper", "source.fixAll.stomper"),
+        ("Fix this file with Stomper", "source.stomper.fixFile"),
+        ("Fix all with Stomper", "source.stomper.fixAll"),
     ]
     assert source[0].command is not None and source[0].command.command == "stomper.fixFile"
     assert list(source[0].command.arguments or []) == [doc]
     assert source[1].command is not None and source[1].command.command == "stomper.fixAll"
     assert list(source[1].command.arguments or []) == [root.as_uri()]
+    # The Source Action menu (`only: ["source"]`) lists the edits and the runs.
+    menu = await actions_at(editor, doc, 0, only=["source"])
+    assert [a.kind for a in menu] == [
+        "source.fixAll.stomper", "source.organizeImports.stomper",
+        "source.stomper.fixFile", "source.stomper.fixAll",
+    ]
     assert await actions_at(editor, doc, 0, only=["refactor"]) == []
+
+
+ON_SAVE_TEXT = "import sys\nimport os\nx = 1  \nprint(os, sys)\nif x == None:\n    pass\n"
+
+
+async def on_save_request(editor: Editor, doc: str, kind: str) -> list[types.CodeAction]:
+    """What VS Code sends for `editor.codeActionsOnSave: {kind: "explicit"}`."""
+    text = editor.text(doc)
+    lines = text.splitlines()
+    result = await editor.client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(doc),
+            range=types.Range(start=types.Position(0, 0),
+                              end=types.Position(len(lines) - 1, len(lines[-1]))),
+            context=types.CodeActionContext(
+                diagnostics=[], only=[kind], trigger_kind=types.CodeActionTriggerKind.Automatic
+            ),
+        )
+    )
+    assert result is not None
+    return [a for a in result if isinstance(a, types.CodeAction)]
+
+
+async def test_on_save_fix_all_is_an_instant_ruff_edit_of_the_unsaved_text(
+    editor: Editor, preset: str, tmp_path: Path
+) -> None:
+    """Never a background run: the save gets ruff's safe fixes of the buffer, as ruff's
+    server answers, and the file on disk is not touched."""
+    root = write_project(tmp_path / "proj", {"app.py": "print(1)\n"})
+    (root / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["F", "E", "I"]\n')
+    await start(editor, root, preset, settings=RUFF_ONLY)
+    doc = editor.open(root / "app.py")
+    editor.set_text(doc, ON_SAVE_TEXT)  # unsaved
+    for kind in ("source.fixAll", "source.fixAll.stomper"):
+        (fix_all,) = await on_save_request(editor, doc, kind)
+        assert fix_all.kind == "source.fixAll.stomper" and fix_all.command is None
+        assert fix_all.title == "Stomper: Fix all auto-fixable problems (ruff)"
+    apply(editor, fix_all)
+    # E711 (`== None`) is an unsafe fix: left alone; imports sorted, as `I` is selected.
+    assert editor.text(doc) == (
+        "import os\nimport sys\n\nx = 1  \nprint(os, sys)\nif x == None:\n    pass\n"
+    )
+    assert (root / "app.py").read_text() == "print(1)\n"
+    (again,) = await on_save_request(editor, doc, "source.fixAll")
+    assert again.edit is None  # nothing left to fix: no edit, the save goes on clean
+
+
+async def test_on_save_organize_imports_sorts_only_imports(
+    editor: Editor, tmp_path: Path
+) -> None:
+    root = write_project(tmp_path / "proj", {"app.py": ON_SAVE_TEXT})
+    await start(editor, root, "visual-studio-code", settings=RUFF_ONLY)
+    doc = editor.open(root / "app.py")
+    for kind in ("source.organizeImports", "source.organizeImports.stomper"):
+        (organize,) = await on_save_request(editor, doc, kind)
+        assert organize.kind == "source.organizeImports.stomper"
+    apply(editor, organize)
+    assert editor.text(doc) == (
+        "import os\nimport sys\n\nx = 1  \nprint(os, sys)\nif x == None:\n    pass\n"
+    )
+
+
+async def test_an_automatic_request_never_offers_a_run(editor: Editor, tmp_path: Path) -> None:
+    """`codeActionsOnSave: {"source": ...}` or a lightbulb: no agent run, whatever the kind."""
+    root = write_project(tmp_path / "proj", {"app.py": "import os\n"})
+    await start(editor, root, "visual-studio-code", settings=RUFF_ONLY)
+    doc = editor.open(root / "app.py")
+    for kind in ("source", "source.stomper", "source.stomper.fixFile"):
+        actions = await on_save_request(editor, doc, kind)
+        assert all(a.command is None for a in actions), (kind, actions)
+        assert all(not str(a.kind).startswith("source.stomper") for a in actions)
 
 
 async def test_a_client_without_code_action_literals_gets_commands(

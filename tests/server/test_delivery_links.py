@@ -68,3 +68,21 @@ def test_summary_names_what_was_not_delivered() -> None:
     assert "1 skipped (link.py is a symbolic link" in text
     assert "Not applied (new files, or symbolic links): pkg/else.py." in text
     assert "Never delivered (written by the agent, not fixes): NOTES.md." in text
+
+
+def test_summary_counts_belong_to_their_files() -> None:
+    """The issue's "0 files fixed (8 issues), 1 partly fixed": a partly fixed file's
+    issues are its own, and what is left is said."""
+    report = FixReport(
+        status=RunStatus.COMPLETED, root="/p",
+        files=[
+            FileOutcome(path="a.py", status=FileStatus.PARTIAL, issues_before=10,
+                        issues_after=2, issues_fixed=8),
+            FileOutcome(path="b.py", status=FileStatus.FAILED, issues_before=3,
+                        issues_after=3),
+        ],
+    )
+    text = summary(report, Delivery(applied=["a.py"]))
+    assert text.startswith(
+        "Stomper: 1 partly fixed (8 issues fixed), 1 failed, 5 issues left."
+    ), text

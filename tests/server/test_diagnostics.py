@@ -40,8 +40,11 @@ async def test_ruff_diagnostics_on_open_and_change(
 TYPED = "def double(x: int) -> int:\n    return 2 * x\n\n\nvalue = double('a')\n"
 
 
-async def test_mypy_on_open_and_save(editor: Editor, preset: str, tmp_path: Path) -> None:
-    """mypy reads disk: its findings follow saves, never unsaved keystrokes."""
+async def test_mypy_follows_the_unsaved_buffer(
+    editor: Editor, preset: str, tmp_path: Path
+) -> None:
+    """mypy reads the buffers (`--shadow-file`): its findings move with unsaved text, as
+    after a fix-all, and the file on disk is never written."""
     client = editor.client
     root = write_project(tmp_path / "proj", {"typed.py": TYPED})
     # VS Code pulls and can be asked to refresh; Neovim pulls (ruff) but gets mypy pushed.
@@ -52,13 +55,40 @@ async def test_mypy_on_open_and_save(editor: Editor, preset: str, tmp_path: Path
     assert mypy.source == "Mypy"
     assert mypy.severity == types.DiagnosticSeverity.Error
     assert mypy.range.start == types.Position(line=4, character=15)
-    editor.set_text(doc, TYPED.replace("'a'", "21"))
-    # Unsaved: mypy has not seen the change yet.
-    assert "arg-type" in codes(await eventually_visible(client, doc, lambda d: True))
-    editor.save(doc)
+
+    def arg_type_lines(d: list[types.Diagnostic]) -> list[int]:
+        return [x.range.start.line for x in d if x.code == "arg-type"]
+
+    editor.set_text(doc, "import os\n\n" + TYPED)  # unsaved: two lines above
+    await eventually_visible(client, doc, lambda d: arg_type_lines(d) == [6])
+    # Fixed, still unsaved, and the same size as the file on disk (mypy's cache judges
+    # freshness by the disk file's size and mtime).
+    editor.set_text(doc, TYPED.replace("'a'", "211"))
     await eventually_visible(client, doc, lambda d: "arg-type" not in codes(d))
+    assert (root / "typed.py").read_text() == TYPED
+    editor.save(doc)  # the save agrees with the buffer
+    await asyncio.sleep(0.3)
+    assert "arg-type" not in codes(await eventually_visible(client, doc, lambda d: True))
     if preset == "visual-studio-code":
         assert client.diagnostic_refresh_count >= 1
+
+
+async def test_another_modules_unsaved_text_reaches_mypy(
+    editor: Editor, tmp_path: Path
+) -> None:
+    """A dirty buffer changes the types the other open modules see."""
+    client = editor.client
+    root = write_project(tmp_path / "proj", {
+        "lib.py": "def name() -> str:\n    return 'a'\n",
+        "use.py": "from lib import name\n\nlength: int = name()\n",
+    })
+    await start(editor, root, "neovim", settings={"tools": ["mypy"]})
+    lib = editor.open(root / "lib.py")
+    use = editor.open(root / "use.py")
+    await eventually_visible(client, use, lambda d: "assignment" in codes(d))
+    editor.set_text(lib, "def name() -> int:\n    return 1\n")
+    await eventually_visible(client, use, lambda d: "assignment" not in codes(d))
+    await eventually_visible(client, lib, lambda d: not d)
 
 
 async def test_a_burst_of_keystrokes_is_debounced_and_never_published_stale(

@@ -182,6 +182,18 @@ async def test_one_run_per_folder_at_a_time(editor: Editor, tmp_path: Path) -> N
     await wait_until(lambda: summary(editor), timeout=30)
 
 
+async def test_cancel_with_nothing_running_says_so(editor: Editor, tmp_path: Path) -> None:
+    root = write_project(tmp_path / "proj", {"mod.py": "import os\n"})
+    await start(editor, root, "visual-studio-code", settings=RUFF_ONLY)
+    result = await editor.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="stomper.cancel", arguments=[])
+    )
+    assert result == {"cancelled": 0}
+    await wait_until(lambda: any(
+        m.message == "Stomper: no fix run to cancel." for m in editor.client.messages
+    ))
+
+
 async def test_a_refused_edit_is_reported(editor: Editor, tmp_path: Path) -> None:
     root = write_project(tmp_path / "proj", {"mod.py": "import os\n"})
     await start(editor, root, "emacs", settings=RUFF_ONLY)
