@@ -142,6 +142,12 @@ a program."
   (stomper--execute "stomper.fixAll"))
 
 ;;;###autoload
+(defun stomper-resume ()
+  "Fix all again, reusing every file an interrupted fix-all already finished."
+  (interactive)
+  (stomper--execute "stomper.resume"))
+
+;;;###autoload
 (defun stomper-cancel ()
   "Cancel the current project's fix run; nothing is changed."
   (interactive)

@@ -313,6 +313,11 @@ function M.fix_all(bufnr)
   return execute_for_project("stomper.fixAll", bufnr)
 end
 
+--- Fix all again, reusing every file an interrupted fix-all already finished.
+function M.resume(bufnr)
+  return execute_for_project("stomper.resume", bufnr)
+end
+
 --- Cancel the fix run of the current buffer's project.
 function M.cancel(bufnr)
   return execute_for_project("stomper.cancel", bufnr)
@@ -359,6 +364,9 @@ local function create_commands()
   command("StomperFixAll", function()
     M.fix_all(0)
   end, { desc = "Stomper: fix every file of this project" })
+  command("StomperResume", function()
+    M.resume(0)
+  end, { desc = "Stomper: fix all, reusing what an interrupted run finished" })
   command("StomperCancel", function()
     M.cancel(0)
   end, { desc = "Stomper: cancel the running fix run" })
