@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stomper_lsp.agents.base import AgentResult, AgentTask
+from stomper_lsp.agents.failures import read_run
 from stomper_lsp.process import ProcessResult, run_process
 
 
@@ -112,14 +113,21 @@ async def run_attempt(
         await append_attempt_log(
             task.log_path, AttemptRecord(agent, task.target, task.attempt, argv, summary)
         )
-        return AgentResult(exit_code=None, timed_out=False, summary=summary)
+        return AgentResult(exit_code=None, timed_out=False, summary=summary, error=summary,
+                           hard=True)
     summary = describe_ending(result, task.timeout)
     extra = detail(result) if detail is not None else ""
     if extra:
         summary += f" ({extra})"
+    reading = read_run(agent, result)
+    if reading.error:
+        summary += f": {reading.error}"
     how = task.confinement.mechanism.label if task.confinement else "none"
     await append_attempt_log(
         task.log_path,
         AttemptRecord(agent, task.target, task.attempt, argv, summary, result, how),
     )
-    return AgentResult(exit_code=exit_code_of(result), timed_out=result.timed_out, summary=summary)
+    return AgentResult(
+        exit_code=exit_code_of(result), timed_out=result.timed_out, summary=summary,
+        error=reading.error, hard=reading.hard, tokens=reading.tokens, usd=reading.usd,
+    )

@@ -46,6 +46,18 @@ class AgentResult:
     timed_out: bool
     summary: str
     """One line for logs and progress, e.g. "exit 0 after 3.2 s"."""
+    error: str | None = None
+    """The agent's own last error line (its JSON result, a printed exception), if any."""
+    hard: bool = False
+    """No retry can help (no key, HTTP 401, an unknown model, a broken configuration)."""
+    tokens: int | None = None
+    usd: float | None = None
+    """What the run cost, where the CLI reports it."""
+
+    @property
+    def failed(self) -> bool:
+        """The process did not end well: killed, non-zero, or an error it reported."""
+        return self.exit_code != 0 or self.timed_out or self.error is not None
 
 
 class Agent(Protocol):

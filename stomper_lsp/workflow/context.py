@@ -13,6 +13,7 @@ from stomper_lsp.confinement.attempts import AttemptGuard
 from stomper_lsp.project import Project
 from stomper_lsp.sandbox.pool import WorktreePool
 from stomper_lsp.sandbox.snapshot import Snapshot
+from stomper_lsp.workflow.circuit_breaker import CircuitBreaker
 from stomper_lsp.workflow.gauges import ConcurrencyGauge
 from stomper_lsp.workflow.progress import ProgressTracker
 from stomper_lsp.workflow.run_result import RunResult
@@ -36,6 +37,8 @@ class RunContext:
     """Issues per project-relative path in the snapshot, filled by collect."""
     guard: AttemptGuard | None = None
     """Confines agents and the test command (None: unconfined, for library use)."""
+    breaker: CircuitBreaker = field(default_factory=lambda: CircuitBreaker(window=0))
+    """Stops the queued files once the first ones show the agent cannot work at all."""
     _runners: dict[int, CheckRunner] = field(default_factory=dict)
 
     def runner_for(self, slot: int) -> CheckRunner:
