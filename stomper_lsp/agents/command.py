@@ -61,6 +61,7 @@ class CommandAgent:
         output_limit: int = DEFAULT_AGENT_OUTPUT_LIMIT,
         state_dirs: Sequence[Path] = (),
         environment: Mapping[str, str] | None = None,
+        when_confined: Mapping[str, str] | None = None,
     ) -> None:
         if not argv_template:
             raise ValueError("an agent command needs at least a program")
@@ -71,6 +72,8 @@ class CommandAgent:
         """Folders its CLI writes besides the sandbox (confinement lets it)."""
         self.environment = dict(environment or {})
         """Variables set for it on top of Stomper's own environment."""
+        self.when_confined = dict(when_confined or {})
+        """Arguments replaced when the kernel confinement holds it (its own sandbox off)."""
 
     async def fix(self, task: AgentTask) -> AgentResult:
         if task.prompt_dir is not None:
@@ -81,9 +84,10 @@ class CommandAgent:
     async def _run(self, task: AgentTask) -> AgentResult:
         workdir = task.workdir.resolve()
         prompt_file = write_prompt_file(task)
-        argv = render_argv(
-            self.argv_template, prompt_file=prompt_file, file=task.target, workdir=workdir
-        )
+        template = self.argv_template
+        if task.confinement is not None and self.when_confined:
+            template = tuple(self.when_confined.get(arg, arg) for arg in template)
+        argv = render_argv(template, prompt_file=prompt_file, file=task.target, workdir=workdir)
         return await run_attempt(
             self.name,
             task,

@@ -46,6 +46,9 @@ class Preset:
     """Variables set for the CLI unless the user set them already."""
     endpoint: str = ""
     """How to point it at a model or gateway, for `stomper agents` and error messages."""
+    when_confined: tuple[tuple[str, str], ...] = ()
+    """Arguments swapped when Stomper's kernel confinement holds the CLI: a sandbox of its
+    own cannot nest inside ours (Codex's bubblewrap fails on the read-only world)."""
 
     @property
     def required_flags(self) -> tuple[str, ...]:
@@ -119,6 +122,7 @@ PRESETS: Mapping[str, Preset] = {
             install="npm install -g @openai/codex",
             help_arguments=("exec", "--help"),
             state_dirs=("${CODEX_HOME:-~/.codex}",),
+            when_confined=(("workspace-write", "danger-full-access"),),
             endpoint="OPENAI_API_KEY (or `codex login`); a [model_providers] entry in "
             "$CODEX_HOME/config.toml for a gateway",
         ),
@@ -136,16 +140,19 @@ PRESETS: Mapping[str, Preset] = {
         # Exits 0 whatever happened: only the re-check tells. --yes-always would accept
         # "add URL" for every rule-docs link and then "install playwright" (pip, apt-get):
         # those, update checks, analytics and its repo map are off. Histories go nowhere.
+        # --no-git: it would set git config in the (read-only) shadow; Stomper tracks changes.
         Preset(
             "aider", "aider",
-            ("--message-file", "{prompt_file}", "--yes-always", "--no-auto-commits",
-             "--no-gitignore", "--no-detect-urls", "--disable-playwright",
+            ("--message-file", "{prompt_file}", "--yes-always", "--no-git",
+             "--no-auto-commits", "--no-gitignore", "--no-detect-urls", "--disable-playwright",
              "--no-check-update", "--no-show-release-notes", "--analytics-disable",
              "--no-show-model-warnings", "--map-tokens", "0", "--no-pretty",
              "--no-fancy-input", "--chat-history-file", "/dev/null",
              "--input-history-file", "/dev/null", "{file}"),
             install="python -m pip install aider-install && aider-install",
             state_dirs=("~/.aider",),
+            # litellm fetches a price list from the internet at start unless told not to.
+            environment=(("LITELLM_LOCAL_MODEL_COST_MAP", "True"),),
             endpoint="AIDER_MODEL (e.g. openai/<name>) with its key (OPENAI_API_KEY ...); "
             "OPENAI_API_BASE for a gateway or a local server",
         ),

@@ -55,6 +55,7 @@ async def build_agent(config: StomperConfig, environment: ProjectEnvironment) ->
     return CommandAgent(
         preset.name, preset.argv(binary_path),
         state_dirs=preset.expanded_state_dirs(), environment=preset.agent_environment(),
+        when_confined=dict(preset.when_confined),
     )
 
 

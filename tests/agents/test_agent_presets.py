@@ -23,7 +23,7 @@ EXPECTED = {
               "--json", "--ephemeral", "--skip-git-repo-check", SAID],
     "gemini": ["/bin/gemini", "-p", SAID, "--approval-mode", "auto_edit", "--skip-trust",
                "--include-directories", str(PROMPT.parent)],
-    "aider": ["/bin/aider", "--message-file", str(PROMPT), "--yes-always",
+    "aider": ["/bin/aider", "--message-file", str(PROMPT), "--yes-always", "--no-git",
               "--no-auto-commits", "--no-gitignore", "--no-detect-urls", "--disable-playwright",
               "--no-check-update", "--no-show-release-notes", "--analytics-disable",
               "--no-show-model-warnings", "--map-tokens", "0", "--no-pretty",
