@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stomper_lsp.agents.base import AgentResult, AgentTask
-from stomper_lsp.agents.failures import read_run
+from stomper_lsp.agents.failures import RunReading, read_run, watch_for
 from stomper_lsp.process import ProcessResult, run_process
 
 
@@ -103,10 +103,11 @@ async def run_attempt(
     A program that cannot start fails this attempt (exit_code None), not the whole run.
     `output_limit` is per stream; run_process keeps its head and tail.
     """
+    watch = watch_for(agent)
     try:
         result = await run_process(
             argv, cwd=task.workdir, timeout=task.timeout, env=env, output_limit=output_limit,
-            confinement=task.confinement,
+            confinement=task.confinement, watch=watch,
         )
     except OSError as exc:
         summary = f"could not start {argv[0]!r}: {exc.strerror or exc}"
@@ -120,6 +121,9 @@ async def run_attempt(
     if extra:
         summary += f" ({extra})"
     reading = read_run(agent, result)
+    if result.stopped and watch is not None and watch.reason:
+        summary = f"stopped by Stomper after {result.duration_s:.1f} s"
+        reading = RunReading(watch.reason, reading.tokens, reading.usd)
     if reading.error:
         summary += f": {reading.error}"
     how = task.confinement.mechanism.label if task.confinement else "none"

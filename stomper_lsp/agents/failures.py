@@ -143,8 +143,67 @@ def read_aider(result: ProcessResult) -> RunReading:
     return RunReading(error, tokens, usd)
 
 
-READERS = {"claude": read_claude, "codex": read_codex, "aider": read_aider}
+_GEMINI_API_ERROR = re.compile(r"ApiError: (.+)")
+_GEMINI_STATUS = re.compile(r"^\s*status: (\d{3})\s*$", re.MULTILINE)
+
+
+def read_gemini(result: ProcessResult) -> RunReading:
+    """Gemini prints the API's error object (and its HTTP status) before a generic line."""
+    if result.returncode <= 0 or result.timed_out:
+        return RunReading()
+    text = result.stderr_text + "\n" + result.stdout_text
+    errors = _GEMINI_API_ERROR.findall(text)
+    statuses = _GEMINI_STATUS.findall(text)
+    if errors:
+        status = f"HTTP {statuses[-1]}: " if statuses else ""
+        return RunReading(_short(status + errors[-1]))
+    return read_plain(result)
+
+
+READERS = {
+    "claude": read_claude, "codex": read_codex, "gemini": read_gemini, "aider": read_aider,
+}
 
 
 def read_run(agent: str, result: ProcessResult) -> RunReading:
     return READERS.get(agent, read_plain)(result)
+
+
+class ClaudeRetryWatch:
+    """Claude Code retries a rejected key for minutes (10 times, backing off), saying so as
+    it goes in stream-json (`api_retry` events). A 401/403 will not heal: stop at once; a
+    server error that three retries did not clear: stop too, and let the verdict say why."""
+
+    RETRIES_BEFORE_GIVING_UP = 3
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self.reason: str | None = None
+
+    def __call__(self, chunk: bytes) -> bool:
+        self._pending += chunk
+        *lines, self._pending = self._pending.split(b"\n")
+        for line in lines:
+            if b"api_retry" not in line:
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            status = event.get("error_status")
+            attempt = event.get("attempt") or 0
+            if not isinstance(status, int):
+                continue
+            if status in (401, 403) or (status >= 500 and attempt >= self.RETRIES_BEFORE_GIVING_UP):
+                detail = event.get("error") or "error"
+                self.reason = (
+                    f"HTTP {status} ({detail}) from the model endpoint"
+                    + (f", still after {attempt} retries" if status >= 500 else "")
+                )
+                return True
+        return False
+
+
+def watch_for(agent: str) -> ClaudeRetryWatch | None:
+    """A live watch on the CLI's output that ends a hopeless run early, where one exists."""
+    return ClaudeRetryWatch() if agent == "claude" else None

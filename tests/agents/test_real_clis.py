@@ -1,0 +1,126 @@
+"""The real agent CLIs driven by `stomper fix --agent NAME` against a scripted model server.
+
+The model is the only fake (tests/agents/model_server.py): it edits only once the issue
+text reached the conversation, so a preset whose CLI cannot read its prompt fixes nothing.
+Every test gets its own HOME (and CODEX_HOME ...), so no user login or config leaks in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.agents.model_server import ModelServer, Script
+
+STOMPER = str(Path(sys.executable).parent / "stomper")
+AIDER = os.environ.get("STOMPER_AIDER", "/opt/stomper-aider/bin/aider")
+BROKEN = "import os\n\n\ndef f() -> int:\n    return 1\n"
+FIXED = "\n\ndef f() -> int:\n    return 1\n"
+AGENT_TIMEOUT = "60"
+
+pytestmark = pytest.mark.slow
+
+
+def _binary(name: str) -> str | None:
+    if name == "aider":
+        return AIDER if Path(AIDER).exists() else shutil.which("aider")
+    return shutil.which(name)
+
+
+def _home_for(agent: str, home: Path, url: str | None, key: str | None) -> dict[str, str]:
+    """The variables and config files that point one CLI at the scripted model."""
+    home.mkdir(parents=True, exist_ok=True)
+    env: dict[str, str] = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_API_BASE",
+                 "OPENAI_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL",
+                 "CODEX_HOME", "CLAUDE_CONFIG_DIR", "AIDER_MODEL"):
+        env[name] = ""
+    if agent == "claude":
+        env["ANTHROPIC_BASE_URL"] = url or ""
+        env["ANTHROPIC_API_KEY"] = key or ""
+        env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1"
+        env["DISABLE_AUTOUPDATER"] = "1"
+    elif agent == "codex":
+        codex_home = home / ".codex"
+        codex_home.mkdir()
+        env["CODEX_HOME"] = str(codex_home)
+        env["STOMPER_TEST_KEY"] = key or ""
+        (codex_home / "config.toml").write_text(
+            'model = "scripted"\nmodel_provider = "scripted"\n'
+            "[model_providers.scripted]\n"
+            f'name = "scripted"\nbase_url = "{url}/v1"\nwire_api = "responses"\n'
+            'env_key = "STOMPER_TEST_KEY"\nrequest_max_retries = 0\n'
+            "stream_max_retries = 0\nstream_idle_timeout_ms = 300000\n"
+        )
+    elif agent == "gemini":
+        settings = home / ".gemini"
+        settings.mkdir()
+        (settings / "settings.json").write_text(json.dumps(
+            {"security": {"auth": {"selectedType": "gemini-api-key"}},
+             "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+             "privacy": {"usageStatisticsEnabled": False}, "telemetry": {"enabled": False}}))
+        env["GOOGLE_GEMINI_BASE_URL"] = url or ""
+        env["GEMINI_API_KEY"] = key or ""
+    elif agent == "aider":
+        env["OPENAI_API_BASE"] = f"{url}/v1"
+        env["OPENAI_API_KEY"] = key or ""
+        env["AIDER_MODEL"] = "openai/scripted"
+        env["PATH"] = f"{Path(AIDER).parent}:{os.environ['PATH']}"
+    return {k: v for k, v in env.items() if v} | {
+        k: "" for k, v in env.items() if not v}
+
+
+def run_fix(root: Path, agent: str, env: dict[str, str], *args: str,
+            timeout: float = 150) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in {**os.environ, **env}.items() if v}
+    return subprocess.run(
+        [STOMPER, "fix", "--json", "--agent", agent, "--tools", "ruff",
+         "--agent-timeout", AGENT_TIMEOUT, *args],
+        cwd=root, env=full, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+AGENTS = ["claude", "codex", "gemini", "aider"]
+
+
+@pytest.fixture(params=AGENTS)
+def agent(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if _binary(name) is None:
+        pytest.skip(f"the {name} CLI is not installed (.ci/run installs it)")
+    return name
+
+
+@pytest.fixture
+def model() -> Iterator[tuple[Script, str]]:
+    script = Script()
+    with ModelServer(script) as url:
+        yield script, url
+
+
+def _report(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    try:
+        report: dict[str, Any] = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError(f"no JSON report: {proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return report
+
+
+def test_a_file_is_fixed(agent: str, model: tuple[Script, str], make_repo: Callable[..., Path],
+                         tmp_path: Path) -> None:
+    script, url = model
+    root = make_repo({"mod.py": BROKEN})
+    proc = run_fix(root, agent, _home_for(agent, tmp_path / "home", url, "sk-test"))
+    report = _report(proc)
+    assert [(f["path"], f["status"]) for f in report["files"]] == [("mod.py", "fixed")], (
+        proc.stdout[-3000:], proc.stderr[-3000:])
+    assert (root / "mod.py").read_text() == FIXED
+    assert script.edits >= 1
