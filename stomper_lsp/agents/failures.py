@@ -22,7 +22,8 @@ _HARD = re.compile(
     r"\b(401|403|unauthori[sz]ed|authenticat\w*|invalid[ _-]?api[ _-]?key|api[ _-]?key"
     r"|permission[ _-]denied|forbidden|not[ _-]?found[ _-]?error|model[^\n]{0,40}not "
     r"(?:found|exist)|does not exist|invalid auth|no (?:model|api key)|credit balance"
-    r"|quota|billing)\b",
+    r"|quota|billing|not logged in|missing environment variable"
+    r"|must specify the \w+ environment variable)\b",
     re.IGNORECASE,
 )
 _ERROR_LINE = re.compile(
@@ -147,6 +148,10 @@ _GEMINI_API_ERROR = re.compile(r"ApiError: (.+)")
 _GEMINI_STATUS = re.compile(r"^\s*status: (\d{3})\s*$", re.MULTILINE)
 
 
+_GEMINI_FATAL = {41: "authentication failed", 52: "invalid configuration"}
+"""Gemini CLI's documented fatal exit codes (FatalAuthenticationError, FatalConfigError)."""
+
+
 def read_gemini(result: ProcessResult) -> RunReading:
     """Gemini prints the API's error object (and its HTTP status) before a generic line."""
     if result.returncode <= 0 or result.timed_out:
@@ -157,6 +162,10 @@ def read_gemini(result: ProcessResult) -> RunReading:
     if errors:
         status = f"HTTP {statuses[-1]}: " if statuses else ""
         return RunReading(_short(status + errors[-1]))
+    if result.returncode in _GEMINI_FATAL:  # its own words, which name no "error"
+        said = next((line.strip() for line in result.stderr_text.splitlines() if line.strip()),
+                    "")
+        return RunReading(_short(f"{_GEMINI_FATAL[result.returncode]}: {said}".rstrip(": ")))
     return read_plain(result)
 
 
@@ -204,6 +213,36 @@ class ClaudeRetryWatch:
         return False
 
 
-def watch_for(agent: str) -> ClaudeRetryWatch | None:
+class AiderRetryWatch:
+    """Aider (litellm) retries a failing endpoint with doubling pauses up to a minute each,
+    printing the exception and `Retrying in N seconds...`: after three, stop and say why."""
+
+    RETRIES_BEFORE_GIVING_UP = 3
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._retries = 0
+        self._last_error: str | None = None
+        self.reason: str | None = None
+
+    def __call__(self, chunk: bytes) -> bool:
+        self._pending += chunk
+        *lines, self._pending = self._pending.split(b"\n")
+        for raw in lines:
+            line = raw.decode("utf-8", "replace").strip()
+            if line.startswith("litellm.") and "Error" in line:
+                self._last_error = _short(line)
+            elif line.startswith("Retrying in "):
+                self._retries += 1
+                if self._retries >= self.RETRIES_BEFORE_GIVING_UP:
+                    self.reason = (f"{self._last_error or 'the model endpoint failed'}, "
+                                   f"still after {self._retries} retries")
+                    return True
+        return False
+
+
+def watch_for(agent: str) -> ClaudeRetryWatch | AiderRetryWatch | None:
     """A live watch on the CLI's output that ends a hopeless run early, where one exists."""
-    return ClaudeRetryWatch() if agent == "claude" else None
+    if agent == "claude":
+        return ClaudeRetryWatch()
+    return AiderRetryWatch() if agent == "aider" else None

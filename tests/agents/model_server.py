@@ -63,6 +63,15 @@ class Turn:
     path: str = ""
 
 
+_TARGET = re.compile(r"# Fix \d+ issues? in `([^`]+)`")
+
+
+def target_of(script: Script, conversation: str) -> str:
+    """The file the prompt names (each parallel attempt has its own), else the script's."""
+    found = _TARGET.search(conversation)
+    return found.group(1) if found else script.target
+
+
 def decide(script: Script, conversation: str, tool_results: int, workdir: str | None) -> Turn:
     """The scripted session, from what the conversation holds so far."""
     if "Fix the issues listed in" not in conversation and ISSUE_MARK not in conversation:
@@ -74,9 +83,9 @@ def decide(script: Script, conversation: str, tool_results: int, workdir: str | 
             or ("successfully" in conversation.lower() and tool_results >= 3):
         return Turn("done")
     if tool_results <= 1:
-        return Turn("read_target", script.target)
+        return Turn("read_target", target_of(script, conversation))
     if tool_results == 2:
-        return Turn("edit", script.target)
+        return Turn("edit", target_of(script, conversation))
     return Turn("done")
 
 
@@ -273,14 +282,15 @@ class _Handler(BaseHTTPRequestHandler):
         messages = body.get("messages") or []
         conversation = _text_of(messages)
         system = _text_of([m for m in messages if m.get("role") == "system"])
-        if ISSUE_MARK in conversation and self.script.target in conversation:
-            current = _file_in_chat(conversation, self.script.target)
+        target = target_of(self.script, conversation)
+        if ISSUE_MARK in conversation and target in conversation:
+            current = _file_in_chat(conversation, target)
             fixed = current.replace(self.script.old, self.script.new, 1) if current else ""
             if "SEARCH" in system and "REPLACE" in system:
-                text = (f"{self.script.target}\n```python\n<<<<<<< SEARCH\n{self.script.old}"
+                text = (f"{target}\n```python\n<<<<<<< SEARCH\n{self.script.old}"
                         f"=======\n{self.script.new}>>>>>>> REPLACE\n```\n")
             else:
-                text = f"{self.script.target}\n```python\n{fixed}```\n"
+                text = f"{target}\n```python\n{fixed}```\n"
             self._edited(Turn("edit"))
         else:
             text = "I cannot see any issue to fix."

@@ -81,9 +81,10 @@ def _home_for(agent: str, home: Path, url: str | None, key: str | None) -> dict[
 def run_fix(root: Path, agent: str, env: dict[str, str], *args: str,
             timeout: float = 150) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in {**os.environ, **env}.items() if v}
+    if "--agent-timeout" not in args:
+        args = ("--agent-timeout", AGENT_TIMEOUT, *args)
     return subprocess.run(
-        [STOMPER, "fix", "--json", "--agent", agent, "--tools", "ruff",
-         "--agent-timeout", AGENT_TIMEOUT, *args],
+        [STOMPER, "fix", "--json", "--agent", agent, "--tools", "ruff", *args],
         cwd=root, env=full, capture_output=True, text=True, timeout=timeout, check=False,
     )
 
@@ -110,7 +111,7 @@ def _report(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     try:
         report: dict[str, Any] = json.loads(proc.stdout)
     except ValueError:
-        raise AssertionError(f"no JSON report: {proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(f"no JSON report: {proc.stdout[-2000:]}\n{proc.stderr[-3000:]}") from None
     return report
 
 
@@ -124,3 +125,94 @@ def test_a_file_is_fixed(agent: str, model: tuple[Script, str], make_repo: Calla
         proc.stdout[-3000:], proc.stderr[-3000:])
     assert (root / "mod.py").read_text() == FIXED
     assert script.edits >= 1
+
+
+def _failed_attempt(report: dict[str, Any]) -> dict[str, Any]:
+    (outcome,) = report["files"]
+    assert outcome["status"] == "failed", outcome
+    attempts: list[dict[str, Any]] = outcome["attempt_reports"]
+    assert attempts and all(a["verdict"] == "failed" for a in attempts), attempts
+    return attempts[-1]
+
+
+
+def test_four_files_in_parallel(agent: str, model: tuple[Script, str],
+                                make_repo: Callable[..., Path], tmp_path: Path) -> None:
+    script, url = model
+    names = [f"mod{n}.py" for n in range(4)]
+    root = make_repo(dict.fromkeys(names, BROKEN))
+    proc = run_fix(root, agent, _home_for(agent, tmp_path / "home", url, "sk-test"),
+                   "--max-parallel-files", "4")
+    report = _report(proc)
+    assert sorted((f["path"], f["status"]) for f in report["files"]) == [
+        (name, "fixed") for name in names], (proc.stdout[-3000:], proc.stderr[-3000:])
+    assert all((root / name).read_text() == FIXED for name in names)
+    assert script.edits >= 4
+    assert not list(root.glob(".aider*")), "Aider's caches never reach the project"
+
+
+def test_a_rejected_key_fails_once_named(agent: str, model: tuple[Script, str],
+                                         make_repo: Callable[..., Path], tmp_path: Path) -> None:
+    """HTTP 401 will not heal: one attempt, failed, saying so; the file untouched."""
+    script, url = model
+    script.mode = "401"
+    root = make_repo({"mod.py": BROKEN})
+    proc = run_fix(root, agent, _home_for(agent, tmp_path / "home", url, "sk-test"))
+    attempt = _failed_attempt(_report(proc))
+    assert attempt["attempt"] == 1, attempt  # not retried
+    assert attempt["reason"].count(":") >= 2, attempt  # the CLI's own words after the exit
+    assert "401" in attempt["reason"] or "uthenticat" in attempt["reason"], attempt
+    assert (root / "mod.py").read_text() == BROKEN
+    assert script.edits == 0
+
+
+def test_a_server_error_fails_named(agent: str, model: tuple[Script, str],
+                                    make_repo: Callable[..., Path], tmp_path: Path) -> None:
+    script, url = model
+    script.mode = "500"
+    root = make_repo({"mod.py": BROKEN})
+    # Gemini retries a 500 for a minute by itself: the agent timeout bounds it here.
+    proc = run_fix(root, agent, _home_for(agent, tmp_path / "home", url, "sk-test"),
+                   "--max-attempts", "1", "--agent-timeout", "15")
+    attempt = _failed_attempt(_report(proc))
+    assert attempt["reason"].startswith("the agent failed"), attempt
+    assert attempt["reason"] != "the agent failed", attempt
+    assert (root / "mod.py").read_text() == BROKEN
+
+
+def test_a_server_that_never_answers_times_out_named(
+    agent: str, model: tuple[Script, str], make_repo: Callable[..., Path], tmp_path: Path,
+) -> None:
+    script, url = model
+    script.mode = "hang"
+    root = make_repo({"mod.py": BROKEN})
+    env = _home_for(agent, tmp_path / "home", url, "sk-test")
+    proc = subprocess.run(
+        [STOMPER, "fix", "--json", "--agent", agent, "--tools", "ruff", "--agent-timeout", "8",
+         "--max-attempts", "1"],
+        cwd=root, env={k: v for k, v in {**os.environ, **env}.items() if v},
+        capture_output=True, text=True, timeout=90, check=False,
+    )
+    attempt = _failed_attempt(_report(proc))
+    assert attempt["timed_out"], attempt
+    assert "timeout" in attempt["reason"], attempt
+    assert (root / "mod.py").read_text() == BROKEN
+
+
+def test_no_key_fails_saying_what_to_set(agent: str, model: tuple[Script, str],
+                                         make_repo: Callable[..., Path], tmp_path: Path) -> None:
+    script, url = model
+    root = make_repo({"mod.py": BROKEN})
+    env = _home_for(agent, tmp_path / "home", url, None)
+    if agent == "aider":  # no model, no key: Stomper refuses to start it at all
+        env["AIDER_MODEL"] = ""
+    proc = run_fix(root, agent, env)
+    assert (root / "mod.py").read_text() == BROKEN
+    assert script.edits == 0
+    if agent == "aider":
+        assert proc.returncode != 0
+        assert "OPENAI_API_BASE" in proc.stderr and "model" in proc.stderr, proc.stderr
+        return
+    attempt = _failed_attempt(_report(proc))
+    assert attempt["attempt"] == 1, attempt  # not retried
+    assert attempt["reason"].count(":") >= 2, attempt  # the CLI's own words after the exit
