@@ -111,7 +111,8 @@ def _report(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     try:
         report: dict[str, Any] = json.loads(proc.stdout)
     except ValueError:
-        raise AssertionError(f"no JSON report: {proc.stdout[-2000:]}\n{proc.stderr[-3000:]}") from None
+        shown = f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+        raise AssertionError(f"no JSON report: {shown}") from None
     return report
 
 
