@@ -90,6 +90,7 @@ def run_fix(root: Path, agent: str, env: dict[str, str], *args: str,
 
 
 AGENTS = ["claude", "codex", "gemini", "aider"]
+TOKENS_REPORTED = ("claude", "codex", "aider")
 
 
 @pytest.fixture(params=AGENTS)
@@ -126,6 +127,10 @@ def test_a_file_is_fixed(agent: str, model: tuple[Script, str], make_repo: Calla
         proc.stdout[-3000:], proc.stderr[-3000:])
     assert (root / "mod.py").read_text() == FIXED
     assert script.edits >= 1
+    (attempt,) = report["files"][0]["attempt_reports"]
+    assert attempt["verdict"] == "accepted", attempt
+    if agent in TOKENS_REPORTED:  # what the scripted model said it used, summed per run
+        assert attempt["tokens"] and report["tokens"] == attempt["tokens"], attempt
 
 
 def _failed_attempt(report: dict[str, Any]) -> dict[str, Any]:
@@ -217,3 +222,22 @@ def test_no_key_fails_saying_what_to_set(agent: str, model: tuple[Script, str],
     attempt = _failed_attempt(_report(proc))
     assert attempt["attempt"] == 1, attempt  # not retried
     assert attempt["reason"].count(":") >= 2, attempt  # the CLI's own words after the exit
+
+
+def test_a_dead_endpoint_stops_the_queued_files(
+    agent: str, model: tuple[Script, str], make_repo: Callable[..., Path], tmp_path: Path,
+) -> None:
+    """The first files all fail the same hard way: the rest are never started."""
+    script, url = model
+    script.mode = "401"
+    names = [f"mod{n}.py" for n in range(8)]
+    root = make_repo(dict.fromkeys(names, BROKEN))
+    proc = run_fix(root, agent, _home_for(agent, tmp_path / "home", url, "sk-test"),
+                   "--max-parallel-files", "2")
+    report = _report(proc)
+    stopped = report["stopped"] or ""
+    assert "401" in stopped or "uthenticat" in stopped, report
+    not_started = [f for f in report["files"] if "not started" in (f["message"] or "")]
+    assert len(not_started) >= 4, report["files"]
+    assert all(f["status"] == "failed" for f in report["files"])
+    assert all((root / name).read_text() == BROKEN for name in names)
