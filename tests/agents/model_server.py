@@ -17,6 +17,7 @@ Modes for failure tests: "ok", "401", "500", "hang" (never answers).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import threading
@@ -27,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+AIDER = os.environ.get("STOMPER_AIDER", "/opt/stomper-aider/bin/aider")
 ISSUE_MARK = "F401"
 PROMPT_PATH = re.compile(r"(/[^\s;'\"]+?\.md)\b")
 
@@ -412,6 +414,49 @@ def _file_in_chat(conversation: str, target: str) -> str | None:
     """The target's text as Aider put it in the chat (a fenced block after its name)."""
     found = re.search(re.escape(target) + r"\n```[^\n]*\n(.*?)```", conversation, re.DOTALL)
     return found.group(1) if found else None
+
+
+def cli_environment(agent: str, home: Path, url: str | None, key: str | None) -> dict[str, str]:
+    """The variables and config files that point one CLI at the scripted model."""
+    home.mkdir(parents=True, exist_ok=True)
+    env: dict[str, str] = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_API_BASE",
+                 "OPENAI_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL",
+                 "CODEX_HOME", "CLAUDE_CONFIG_DIR", "AIDER_MODEL"):
+        env[name] = ""
+    if agent == "claude":
+        env["ANTHROPIC_BASE_URL"] = url or ""
+        env["ANTHROPIC_API_KEY"] = key or ""
+        env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1"
+        env["DISABLE_AUTOUPDATER"] = "1"
+    elif agent == "codex":
+        codex_home = home / ".codex"
+        codex_home.mkdir()
+        env["CODEX_HOME"] = str(codex_home)
+        env["STOMPER_TEST_KEY"] = key or ""
+        (codex_home / "config.toml").write_text(
+            'model = "scripted"\nmodel_provider = "scripted"\n'
+            "[model_providers.scripted]\n"
+            f'name = "scripted"\nbase_url = "{url}/v1"\nwire_api = "responses"\n'
+            'env_key = "STOMPER_TEST_KEY"\nrequest_max_retries = 0\n'
+            "stream_max_retries = 0\nstream_idle_timeout_ms = 300000\n"
+        )
+    elif agent == "gemini":
+        settings = home / ".gemini"
+        settings.mkdir()
+        (settings / "settings.json").write_text(json.dumps(
+            {"security": {"auth": {"selectedType": "gemini-api-key"}},
+             "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+             "privacy": {"usageStatisticsEnabled": False}, "telemetry": {"enabled": False}}))
+        env["GOOGLE_GEMINI_BASE_URL"] = url or ""
+        env["GEMINI_API_KEY"] = key or ""
+    elif agent == "aider":
+        env["OPENAI_API_BASE"] = f"{url}/v1"
+        env["OPENAI_API_KEY"] = key or ""
+        env["AIDER_MODEL"] = "openai/scripted"
+        env["PATH"] = f"{Path(AIDER).parent}:{os.environ['PATH']}"
+    return {k: v for k, v in env.items() if v} | {
+        k: "" for k, v in env.items() if not v}
 
 
 class ModelServer:

@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.agents.model_server import ModelServer, Script
+from tests.agents.model_server import AIDER, ModelServer, Script, cli_environment
 
 STOMPER = str(Path(sys.executable).parent / "stomper")
-AIDER = os.environ.get("STOMPER_AIDER", "/opt/stomper-aider/bin/aider")
 BROKEN = "import os\n\n\ndef f() -> int:\n    return 1\n"
 FIXED = "\n\ndef f() -> int:\n    return 1\n"
 AGENT_TIMEOUT = "60"
@@ -33,49 +32,6 @@ def _binary(name: str) -> str | None:
     if name == "aider":
         return AIDER if Path(AIDER).exists() else shutil.which("aider")
     return shutil.which(name)
-
-
-def _home_for(agent: str, home: Path, url: str | None, key: str | None) -> dict[str, str]:
-    """The variables and config files that point one CLI at the scripted model."""
-    home.mkdir(parents=True, exist_ok=True)
-    env: dict[str, str] = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_API_BASE",
-                 "OPENAI_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL",
-                 "CODEX_HOME", "CLAUDE_CONFIG_DIR", "AIDER_MODEL"):
-        env[name] = ""
-    if agent == "claude":
-        env["ANTHROPIC_BASE_URL"] = url or ""
-        env["ANTHROPIC_API_KEY"] = key or ""
-        env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1"
-        env["DISABLE_AUTOUPDATER"] = "1"
-    elif agent == "codex":
-        codex_home = home / ".codex"
-        codex_home.mkdir()
-        env["CODEX_HOME"] = str(codex_home)
-        env["STOMPER_TEST_KEY"] = key or ""
-        (codex_home / "config.toml").write_text(
-            'model = "scripted"\nmodel_provider = "scripted"\n'
-            "[model_providers.scripted]\n"
-            f'name = "scripted"\nbase_url = "{url}/v1"\nwire_api = "responses"\n'
-            'env_key = "STOMPER_TEST_KEY"\nrequest_max_retries = 0\n'
-            "stream_max_retries = 0\nstream_idle_timeout_ms = 300000\n"
-        )
-    elif agent == "gemini":
-        settings = home / ".gemini"
-        settings.mkdir()
-        (settings / "settings.json").write_text(json.dumps(
-            {"security": {"auth": {"selectedType": "gemini-api-key"}},
-             "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
-             "privacy": {"usageStatisticsEnabled": False}, "telemetry": {"enabled": False}}))
-        env["GOOGLE_GEMINI_BASE_URL"] = url or ""
-        env["GEMINI_API_KEY"] = key or ""
-    elif agent == "aider":
-        env["OPENAI_API_BASE"] = f"{url}/v1"
-        env["OPENAI_API_KEY"] = key or ""
-        env["AIDER_MODEL"] = "openai/scripted"
-        env["PATH"] = f"{Path(AIDER).parent}:{os.environ['PATH']}"
-    return {k: v for k, v in env.items() if v} | {
-        k: "" for k, v in env.items() if not v}
 
 
 def run_fix(root: Path, agent: str, env: dict[str, str], *args: str,
@@ -121,7 +77,7 @@ def test_a_file_is_fixed(agent: str, model: tuple[Script, str], make_repo: Calla
                          tmp_path: Path) -> None:
     script, url = model
     root = make_repo({"mod.py": BROKEN})
-    proc = run_fix(root, agent, _home_for(agent, tmp_path / "home", url, "sk-test"))
+    proc = run_fix(root, agent, cli_environment(agent, tmp_path / "home", url, "sk-test"))
     report = _report(proc)
     assert [(f["path"], f["status"]) for f in report["files"]] == [("mod.py", "fixed")], (
         proc.stdout[-3000:], proc.stderr[-3000:])
@@ -147,7 +103,7 @@ def test_four_files_in_parallel(agent: str, model: tuple[Script, str],
     script, url = model
     names = [f"mod{n}.py" for n in range(4)]
     root = make_repo(dict.fromkeys(names, BROKEN))
-    proc = run_fix(root, agent, _home_for(agent, tmp_path / "home", url, "sk-test"),
+    proc = run_fix(root, agent, cli_environment(agent, tmp_path / "home", url, "sk-test"),
                    "--max-parallel-files", "4")
     report = _report(proc)
     assert sorted((f["path"], f["status"]) for f in report["files"]) == [
@@ -163,7 +119,7 @@ def test_a_rejected_key_fails_once_named(agent: str, model: tuple[Script, str],
     script, url = model
     script.mode = "401"
     root = make_repo({"mod.py": BROKEN})
-    proc = run_fix(root, agent, _home_for(agent, tmp_path / "home", url, "sk-test"))
+    proc = run_fix(root, agent, cli_environment(agent, tmp_path / "home", url, "sk-test"))
     attempt = _failed_attempt(_report(proc))
     assert attempt["attempt"] == 1, attempt  # not retried
     assert attempt["reason"].count(":") >= 2, attempt  # the CLI's own words after the exit
@@ -178,7 +134,7 @@ def test_a_server_error_fails_named(agent: str, model: tuple[Script, str],
     script.mode = "500"
     root = make_repo({"mod.py": BROKEN})
     # Gemini retries a 500 for a minute by itself: the agent timeout bounds it here.
-    proc = run_fix(root, agent, _home_for(agent, tmp_path / "home", url, "sk-test"),
+    proc = run_fix(root, agent, cli_environment(agent, tmp_path / "home", url, "sk-test"),
                    "--max-attempts", "1", "--agent-timeout", "15")
     attempt = _failed_attempt(_report(proc))
     assert attempt["reason"].startswith("the agent failed"), attempt
@@ -192,7 +148,7 @@ def test_a_server_that_never_answers_times_out_named(
     script, url = model
     script.mode = "hang"
     root = make_repo({"mod.py": BROKEN})
-    env = _home_for(agent, tmp_path / "home", url, "sk-test")
+    env = cli_environment(agent, tmp_path / "home", url, "sk-test")
     proc = subprocess.run(
         [STOMPER, "fix", "--json", "--agent", agent, "--tools", "ruff", "--agent-timeout", "8",
          "--max-attempts", "1"],
@@ -209,7 +165,7 @@ def test_no_key_fails_saying_what_to_set(agent: str, model: tuple[Script, str],
                                          make_repo: Callable[..., Path], tmp_path: Path) -> None:
     script, url = model
     root = make_repo({"mod.py": BROKEN})
-    env = _home_for(agent, tmp_path / "home", url, None)
+    env = cli_environment(agent, tmp_path / "home", url, None)
     if agent == "aider":  # no model, no key: Stomper refuses to start it at all
         env["AIDER_MODEL"] = ""
     proc = run_fix(root, agent, env)
@@ -232,7 +188,7 @@ def test_a_dead_endpoint_stops_the_queued_files(
     script.mode = "401"
     names = [f"mod{n}.py" for n in range(8)]
     root = make_repo(dict.fromkeys(names, BROKEN))
-    proc = run_fix(root, agent, _home_for(agent, tmp_path / "home", url, "sk-test"),
+    proc = run_fix(root, agent, cli_environment(agent, tmp_path / "home", url, "sk-test"),
                    "--max-parallel-files", "2")
     report = _report(proc)
     stopped = report["stopped"] or ""
