@@ -68,16 +68,24 @@ def _by_hand(root: Path, agent: str, env: dict[str, str], timeout: float) -> flo
     values = {"{prompt_file}": str(prompt), "{prompt_dir}": str(prompt.parent),
               "{file}": "mod0.py", "{workdir}": str(root)}
     argv = [binary]
-    for arg in PRESETS[agent].arguments:
+    swapped = dict(PRESETS[agent].when_confined)  # as Stomper runs it (Codex: its own
+    # bubblewrap sandbox off, which cannot work inside a container either)
+    for arg in (swapped.get(a, a) for a in PRESETS[agent].arguments):
         if arg == INSTRUCTION:
             arg = INSTRUCTION.format(prompt_file=prompt)
         for key, value in values.items():
             arg = arg.replace(key, value)
         argv.append(arg)
     started = time.monotonic()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        subprocess.run(argv, cwd=root, env=_env(env), capture_output=True, check=False,
-                       timeout=timeout, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, cwd=root, env=_env(env), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:  # the whole tree: Node CLIs run a native child
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 9)
+        proc.wait()
     return time.monotonic() - started
 
 
