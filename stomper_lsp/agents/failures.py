@@ -86,8 +86,9 @@ def read_claude(result: ProcessResult) -> RunReading:
             usd = float(cost) if isinstance(cost, int | float) else None
             if event.get("is_error") or event.get("subtype", "success") != "success":
                 error = _short(str(event.get("result") or event.get("subtype") or "error"))
-    if error is None and result.returncode != 0:
-        error = _last_error_line(result.stderr_text) or _last_error_line(result.stdout_text)
+    if error is None and result.returncode != 0 and not result.timed_out:
+        # Not its stream-json events: any of them may say "error" (a tool's output).
+        error = _last_error_line(result.stderr_text)
     return RunReading(error, tokens, usd)
 
 

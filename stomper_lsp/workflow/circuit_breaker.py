@@ -12,7 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_VOLATILE = re.compile(r"\d+(?:\.\d+)?|0x[0-9a-f]+|[0-9a-f]{8,}", re.IGNORECASE)
+_VOLATILE = re.compile(
+    r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}|\d+(?:\.\d+)?|0x[0-9a-f]+|[0-9a-f]{8,}",
+    re.IGNORECASE,
+)
+"""Numbers, ids and session UUIDs (Claude's differ in every file's output)."""
 
 
 def signature(error: str) -> str:

@@ -98,3 +98,16 @@ def test_breaker_holds_when_one_first_file_worked_or_differs() -> None:
     single = CircuitBreaker.for_run(parallel=4, files=1)
     single.record("HTTP 401")
     assert (worked.tripped, differs.tripped, single.tripped) == (None, None, None)
+
+
+def test_breaker_ignores_session_ids() -> None:
+    breaker = CircuitBreaker.for_run(parallel=2, files=8)
+    breaker.record("killed: session 3f2a9c1e-1b2c-4d5e-a6b7-0123456789ab, error")
+    breaker.record("killed: session 9e8d7c6b-aa11-4c22-b333-fedcba987654, error")
+    assert breaker.tripped is not None
+
+
+def test_a_timed_out_claude_run_takes_no_event_for_its_error() -> None:
+    init = {"type": "system", "subtype": "init", "tools": ["error_reporter"]}
+    killed = ProcessResult(("claude",), -9, json.dumps(init).encode(), b"", True, 10.0, False)
+    assert read_run("claude", killed).error is None
