@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +34,8 @@ class ProcessResult:
     timed_out: bool
     duration_s: float
     truncated: bool
+    stopped: bool = False
+    """Ended early because its `watch` saw enough in its output (see run_process)."""
 
     @property
     def stderr_text(self) -> str:
@@ -71,11 +73,17 @@ class _BoundedBuffer:
         return bytes(self._head + self._tail)
 
 
-async def _drain(stream: asyncio.StreamReader | None, sink: _BoundedBuffer) -> None:
+async def _drain(
+    stream: asyncio.StreamReader | None,
+    sink: _BoundedBuffer,
+    seen: Callable[[bytes], None] | None = None,
+) -> None:
     if stream is None:
         return
     while chunk := await stream.read(65536):
         sink.feed(chunk)
+        if seen is not None:
+            seen(chunk)
 
 
 _live_groups: set[int] = set()
@@ -112,8 +120,12 @@ async def run_process(
     env: Mapping[str, str] | None = None,
     output_limit: int = DEFAULT_OUTPUT_LIMIT,
     confinement: Confinement | None = None,
+    watch: Callable[[bytes], bool] | None = None,
 ) -> ProcessResult:
     """Run `argv` to completion or until `timeout`; raises OSError if it cannot start.
+
+    `watch` sees stdout as it arrives; once it returns True the whole tree is killed and
+    the result says `stopped` (an agent CLI retrying a rejected key for minutes).
 
     With `confinement` (agents and the test command), the process tree may write only what
     it names, and every process of the tree dies with the leader (see stomper_lsp.confinement).
@@ -135,7 +147,7 @@ async def run_process(
     _live_groups.add(pgid)
     try:
         return await _supervise(
-            proc, pgid, argv, started, timeout, stdin_data, output_limit, confinement
+            proc, pgid, argv, started, timeout, stdin_data, output_limit, confinement, watch
         )
     finally:
         _live_groups.discard(pgid)
@@ -150,10 +162,19 @@ async def _supervise(
     stdin_data: bytes | None,
     output_limit: int,
     confinement: Confinement | None,
+    watch: Callable[[bytes], bool] | None = None,
 ) -> ProcessResult:
     out, err = _BoundedBuffer(output_limit), _BoundedBuffer(output_limit)
+    stopped = False
+
+    def seen(chunk: bytes) -> None:
+        nonlocal stopped
+        if not stopped and watch is not None and watch(chunk):
+            stopped = True
+            _kill_group(pgid)
+
     readers = [
-        asyncio.ensure_future(_drain(proc.stdout, out)),
+        asyncio.ensure_future(_drain(proc.stdout, out, seen if watch is not None else None)),
         asyncio.ensure_future(_drain(proc.stderr, err)),
     ]
     timed_out = False
@@ -201,4 +222,5 @@ async def _supervise(
         timed_out=timed_out,
         duration_s=time.monotonic() - started,
         truncated=out.truncated or err.truncated,
+        stopped=stopped,
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stomper_lsp.agents.base import AgentResult, AgentTask
+from stomper_lsp.agents.failures import RunReading, read_run, watch_for
 from stomper_lsp.process import ProcessResult, run_process
 
 
@@ -102,24 +103,35 @@ async def run_attempt(
     A program that cannot start fails this attempt (exit_code None), not the whole run.
     `output_limit` is per stream; run_process keeps its head and tail.
     """
+    watch = watch_for(agent)
     try:
         result = await run_process(
             argv, cwd=task.workdir, timeout=task.timeout, env=env, output_limit=output_limit,
-            confinement=task.confinement,
+            confinement=task.confinement, watch=watch,
         )
     except OSError as exc:
         summary = f"could not start {argv[0]!r}: {exc.strerror or exc}"
         await append_attempt_log(
             task.log_path, AttemptRecord(agent, task.target, task.attempt, argv, summary)
         )
-        return AgentResult(exit_code=None, timed_out=False, summary=summary)
+        return AgentResult(exit_code=None, timed_out=False, summary=summary, error=summary,
+                           hard=True)
     summary = describe_ending(result, task.timeout)
     extra = detail(result) if detail is not None else ""
     if extra:
         summary += f" ({extra})"
+    reading = read_run(agent, result)
+    if result.stopped and watch is not None and watch.reason:
+        summary = f"stopped by Stomper after {result.duration_s:.1f} s"
+        reading = RunReading(watch.reason, reading.tokens, reading.usd)
+    if reading.error:
+        summary += f": {reading.error}"
     how = task.confinement.mechanism.label if task.confinement else "none"
     await append_attempt_log(
         task.log_path,
         AttemptRecord(agent, task.target, task.attempt, argv, summary, result, how),
     )
-    return AgentResult(exit_code=exit_code_of(result), timed_out=result.timed_out, summary=summary)
+    return AgentResult(
+        exit_code=exit_code_of(result), timed_out=result.timed_out, summary=summary,
+        error=reading.error, hard=reading.hard, tokens=reading.tokens, usd=reading.usd,
+    )

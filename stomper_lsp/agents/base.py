@@ -50,6 +50,18 @@ class AgentResult:
     """Fixes the agent tried and left out, each with why (the built-in agent's bisection)."""
     final: bool = False
     """The agent knows another attempt could not do anything different: none is made."""
+    error: str | None = None
+    """The agent's own last error line (its JSON result, a printed exception), if any."""
+    hard: bool = False
+    """No retry can help (no key, HTTP 401, an unknown model, a broken configuration)."""
+    tokens: int | None = None
+    usd: float | None = None
+    """What the run cost, where the CLI reports it."""
+
+    @property
+    def failed(self) -> bool:
+        """The process did not end well: killed, non-zero, or an error it reported."""
+        return self.exit_code != 0 or self.timed_out or self.error is not None
 
 
 class Agent(Protocol):

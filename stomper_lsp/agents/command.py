@@ -17,7 +17,7 @@ from stomper_lsp.agents.base import AgentResult, AgentTask
 from stomper_lsp.agents.prompt import write_prompt_file
 
 DEFAULT_AGENT_OUTPUT_LIMIT = 1024 * 1024
-PLACEHOLDERS = ("{prompt_file}", "{file}", "{workdir}")
+PLACEHOLDERS = ("{prompt_file}", "{prompt_dir}", "{file}", "{workdir}")
 
 # Variables that point git at another repository. Stomper may itself run from a git hook
 # where they are set; inherited, they would make the agent's git commands act on the
@@ -32,7 +32,10 @@ def render_argv(
     template: Sequence[str], *, prompt_file: Path, file: str, workdir: Path
 ) -> list[str]:
     """Substitute the placeholders inside each element; other braces (JSON...) stay as is."""
-    values = {"{prompt_file}": str(prompt_file), "{file}": file, "{workdir}": str(workdir)}
+    values = {
+        "{prompt_file}": str(prompt_file), "{prompt_dir}": str(prompt_file.parent),
+        "{file}": file, "{workdir}": str(workdir),
+    }
     rendered: list[str] = []
     for element in template:
         for placeholder, value in values.items():
@@ -56,12 +59,21 @@ class CommandAgent:
         argv_template: Sequence[str],
         *,
         output_limit: int = DEFAULT_AGENT_OUTPUT_LIMIT,
+        state_dirs: Sequence[Path] = (),
+        environment: Mapping[str, str] | None = None,
+        when_confined: Mapping[str, str] | None = None,
     ) -> None:
         if not argv_template:
             raise ValueError("an agent command needs at least a program")
         self.name = name
         self.argv_template = tuple(argv_template)
         self.output_limit = output_limit
+        self.state_dirs = tuple(state_dirs)
+        """Folders its CLI writes besides the sandbox (confinement lets it)."""
+        self.environment = dict(environment or {})
+        """Variables set for it on top of Stomper's own environment."""
+        self.when_confined = dict(when_confined or {})
+        """Arguments replaced when the kernel confinement holds it (its own sandbox off)."""
 
     async def fix(self, task: AgentTask) -> AgentResult:
         if task.prompt_dir is not None:
@@ -72,13 +84,14 @@ class CommandAgent:
     async def _run(self, task: AgentTask) -> AgentResult:
         workdir = task.workdir.resolve()
         prompt_file = write_prompt_file(task)
-        argv = render_argv(
-            self.argv_template, prompt_file=prompt_file, file=task.target, workdir=workdir
-        )
+        template = self.argv_template
+        if task.confinement is not None and self.when_confined:
+            template = tuple(self.when_confined.get(arg, arg) for arg in template)
+        argv = render_argv(template, prompt_file=prompt_file, file=task.target, workdir=workdir)
         return await run_attempt(
             self.name,
             task,
             argv,
             output_limit=max(self.output_limit // 2, 1),
-            env=agent_environment(),
+            env={**agent_environment(), **self.environment},
         )

@@ -8,6 +8,7 @@ a short instruction naming it.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,13 +18,14 @@ from stomper_lsp.agents.base import AgentUnavailableError
 from stomper_lsp.process import run_process
 
 INSTRUCTION = "Fix the issues listed in {prompt_file}; edit only files in this folder."
-HELP_TIMEOUT_S = 10.0
+HELP_TIMEOUT_S = 30.0
+"""Node CLIs start slowly on a loaded machine (`gemini --help` took 5.3 s, measured)."""
 _HELP_OUTPUT_LIMIT = 512 * 1024
 
 AGENT_COMMAND_HINT = (
     "Or run another agent: set agent = \"command\" and agent_command = [\"my-agent\", "
     "\"{prompt_file}\"] in your user config or editor settings (placeholders: {prompt_file}, "
-    "{file}, {workdir}), or use agent = \"ruff\" for the built-in offline fixer."
+    "{prompt_dir}, {file}, {workdir}), or use agent = \"ruff\" for the built-in offline fixer."
 )
 
 
@@ -37,6 +39,16 @@ class Preset:
     install: str
     help_arguments: tuple[str, ...] = ("--help",)
     """Where the flags are documented (a subcommand's help for codex)."""
+    state_dirs: tuple[str, ...] = ()
+    """Folders the CLI writes besides the sandbox (sessions, caches, its own config):
+    confinement lets it write these and nothing else. `~` and `$VAR` are expanded."""
+    environment: tuple[tuple[str, str], ...] = ()
+    """Variables set for the CLI unless the user set them already."""
+    endpoint: str = ""
+    """How to point it at a model or gateway, for `stomper agents` and error messages."""
+    when_confined: tuple[tuple[str, str], ...] = ()
+    """Arguments swapped when Stomper's kernel confinement holds the CLI: a sandbox of its
+    own cannot nest inside ours (Codex's bubblewrap fails on the read-only world)."""
 
     @property
     def required_flags(self) -> tuple[str, ...]:
@@ -46,45 +58,123 @@ class Preset:
     def argv(self, binary_path: str) -> list[str]:
         return [binary_path, *self.arguments]
 
+    def expanded_state_dirs(self, environ: Mapping[str, str] | None = None) -> list[Path]:
+        env = dict(os.environ if environ is None else environ)
+        for key, value in self.environment:
+            env.setdefault(key, os.path.expanduser(value))
+        found: list[Path] = []
+        for folder in self.state_dirs:
+            expanded = os.path.expanduser(_expand_vars(folder, env))
+            if "$" not in expanded:
+                found.append(Path(expanded))
+        return found
+
+    def agent_environment(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The preset's defaults for variables the user has not set."""
+        env = os.environ if environ is None else environ
+        return {
+            key: os.path.expanduser(value) for key, value in self.environment if key not in env
+        }
+
+
+def _expand_vars(text: str, env: Mapping[str, str]) -> str:
+    """`$VAR` and `${VAR:-default}`, as a shell would (without running one)."""
+
+    def value(match: re.Match[str]) -> str:
+        name, default = match["name"], match["default"]
+        return env.get(name) or (default if default is not None else match[0])
+
+    return re.sub(r"\$\{(?P<name>\w+)(?::-(?P<default>[^}]*))?\}|\$(?P<bare>\w+)",
+                  lambda m: value(m) if m["name"] else env.get(m["bare"], m[0]), text)
+
 
 PRESETS: Mapping[str, Preset] = {
     preset.name: preset
     for preset in (
+        # stream-json (with --verbose) logs as it works and survives a kill; the prompt
+        # folder is outside the sandbox, which Claude refuses to read unless --add-dir.
+        # CLAUDE_CONFIG_DIR keeps all its state in one folder (it saves ~/.claude.json by
+        # a rename in $HOME, which confinement keeps read-only).
         Preset(
             "claude", "claude",
-            ("-p", INSTRUCTION, "--output-format", "json", "--permission-mode", "acceptEdits"),
+            ("-p", INSTRUCTION, "--output-format", "stream-json", "--verbose",
+             "--permission-mode", "acceptEdits", "--add-dir", "{prompt_dir}",
+             "--no-session-persistence"),
             install="npm install -g @anthropic-ai/claude-code",
+            state_dirs=("${CLAUDE_CONFIG_DIR:-~/.claude}",),
+            environment=(("CLAUDE_CONFIG_DIR", "~/.claude"),),
+            endpoint="ANTHROPIC_API_KEY (or `claude` login); ANTHROPIC_BASE_URL for a gateway",
         ),
-        # Sometimes never exits after finishing: the agent timeout ends it.
+        # Unverified: its CLI is on no registry we can install from. Sometimes never
+        # exits after finishing: the agent timeout ends it.
         Preset(
             "cursor", "cursor-agent",
             ("-p", "--force", "--trust", "--output-format", "json", INSTRUCTION),
             install="curl https://cursor.com/install -fsS | bash",
+            state_dirs=("~/.cursor", "~/.config/cursor"),
+            endpoint="CURSOR_API_KEY (or `cursor-agent login`)",
         ),
         # Hangs unless stdin is closed (run_process closes it); read-only unless told.
         Preset(
             "codex", "codex",
-            ("exec", "-C", "{workdir}", "--sandbox", "workspace-write", "--json", INSTRUCTION),
+            ("exec", "-C", "{workdir}", "--sandbox", "workspace-write", "--json",
+             "--ephemeral", "--skip-git-repo-check", INSTRUCTION),
             install="npm install -g @openai/codex",
             help_arguments=("exec", "--help"),
+            state_dirs=("${CODEX_HOME:-~/.codex}",),
+            when_confined=(("workspace-write", "danger-full-access"),),
+            endpoint="OPENAI_API_KEY (or `codex login`); a [model_providers] entry in "
+            "$CODEX_HOME/config.toml for a gateway",
         ),
-        # Aborts in an untrusted new folder (every sandbox is one) without --skip-trust.
+        # Aborts in an untrusted new folder (every sandbox is one) without --skip-trust;
+        # read_file outside the workspace fails without --include-directories.
         Preset(
             "gemini", "gemini",
-            ("-p", INSTRUCTION, "--approval-mode", "auto_edit", "--skip-trust"),
+            ("-p", INSTRUCTION, "--approval-mode", "auto_edit", "--skip-trust",
+             "--include-directories", "{prompt_dir}"),
             install="npm install -g @google/gemini-cli",
+            state_dirs=("~/.gemini",),
+            endpoint="GEMINI_API_KEY with security.auth.selectedType = \"gemini-api-key\" in "
+            "~/.gemini/settings.json; GOOGLE_GEMINI_BASE_URL for a gateway",
         ),
-        # Exits 0 whatever happened: only the re-check tells. Its history files and its
-        # .gitignore edit would otherwise land in the sandbox and look like part of the fix.
+        # Exits 0 whatever happened: only the re-check tells. --yes-always would accept
+        # "add URL" for every rule-docs link and then "install playwright" (pip, apt-get):
+        # those, update checks, analytics and its repo map are off. Histories go nowhere.
+        # --no-git: it would set git config in the (read-only) shadow; Stomper tracks changes.
         Preset(
             "aider", "aider",
-            ("--message-file", "{prompt_file}", "--yes-always", "--no-auto-commits",
-             "--no-gitignore", "--chat-history-file", "{prompt_file}.chat.md",
-             "--input-history-file", "{prompt_file}.input.md", "{file}"),
+            ("--message-file", "{prompt_file}", "--yes-always", "--no-git",
+             "--no-auto-commits", "--no-gitignore", "--no-detect-urls", "--disable-playwright",
+             "--no-check-update", "--no-show-release-notes", "--analytics-disable",
+             "--no-show-model-warnings", "--map-tokens", "0", "--no-pretty",
+             "--no-fancy-input", "--chat-history-file", "/dev/null",
+             "--input-history-file", "/dev/null", "{file}"),
             install="python -m pip install aider-install && aider-install",
+            state_dirs=("~/.aider",),
+            # litellm fetches a price list from the internet at start unless told not to.
+            environment=(("LITELLM_LOCAL_MODEL_COST_MAP", "True"),),
+            endpoint="AIDER_MODEL (e.g. openai/<name>) with its key (OPENAI_API_KEY ...); "
+            "OPENAI_API_BASE for a gateway or a local server",
         ),
     )
 }
+
+AIDER_KEYS = (
+    "AIDER_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY",
+    "OPENROUTER_API_KEY", "AIDER_OPENAI_API_KEY", "AIDER_ANTHROPIC_API_KEY",
+)
+
+
+def aider_model_configured(environ: Mapping[str, str] | None = None) -> bool:
+    """Aider without a model opens a browser login and waits 5 minutes: never start it so."""
+    env = os.environ if environ is None else environ
+    if any(env.get(key) for key in AIDER_KEYS):
+        return True
+    config = Path(env.get("HOME", str(Path.home()))) / ".aider.conf.yml"
+    try:
+        return re.search(r"^\s*model\s*:", config.read_text("utf-8"), re.MULTILINE) is not None
+    except OSError:
+        return False
 
 
 def _mentions(help_text: str, flag: str) -> bool:
@@ -109,8 +199,23 @@ def missing_binary_error(preset: Preset) -> AgentUnavailableError:
     return _unavailable(preset, f"the `{preset.binary}` command is not on PATH.")
 
 
+_compatible: set[tuple[str, float]] = set()
+"""CLIs found compatible in this process (path, mtime): the language server asks once."""
+
+
 async def check_compatible(preset: Preset, binary_path: str, cwd: Path) -> None:
     """Raise AgentUnavailableError unless `binary_path`'s help lists every flag we pass."""
+    try:
+        stamp = (binary_path, os.stat(binary_path).st_mtime)
+    except OSError:
+        stamp = (binary_path, 0.0)
+    if stamp in _compatible:
+        return
+    await _check_help(preset, binary_path, cwd)
+    _compatible.add(stamp)
+
+
+async def _check_help(preset: Preset, binary_path: str, cwd: Path) -> None:
     help_argv = [binary_path, *preset.help_arguments]
     shown = " ".join([preset.binary, *preset.help_arguments])
     try:

@@ -15,6 +15,7 @@ from stomper_lsp.agents.command import PLACEHOLDERS, CommandAgent
 from stomper_lsp.agents.presets import (
     AGENT_COMMAND_HINT,
     PRESETS,
+    aider_model_configured,
     check_compatible,
     missing_binary_error,
 )
@@ -44,8 +45,20 @@ async def build_agent(config: StomperConfig, environment: ProjectEnvironment) ->
     binary_path = shutil.which(preset.binary)
     if binary_path is None:
         raise missing_binary_error(preset)
+    if preset.name == "aider" and not aider_model_configured():
+        raise AgentUnavailableError(
+            "The aider agent has no model configured, and without one Aider opens a browser "
+            "login and waits for minutes. Set AIDER_MODEL (for example openai/gpt-4.1 with "
+            "OPENAI_API_KEY; OPENAI_API_BASE points it at a gateway or a local server) or "
+            "`model:` in ~/.aider.conf.yml. See docs/agents.md.",
+            agent="aider", binary=preset.binary,
+        )
     await check_compatible(preset, binary_path, environment.root)
-    return CommandAgent(preset.name, preset.argv(binary_path))
+    return CommandAgent(
+        preset.name, preset.argv(binary_path),
+        state_dirs=preset.expanded_state_dirs(), environment=preset.agent_environment(),
+        when_confined=dict(preset.when_confined),
+    )
 
 
 def _command_agent(config: StomperConfig, root: Path) -> CommandAgent:

@@ -48,7 +48,7 @@ async def run_fix_command(
         _print_text(report, delivery, commits, dry_run=dry_run, out=out)
     for error in report.errors:
         print(f"stomper: error: {error}", file=sys.stderr)
-    if report.status == RunStatus.FAILED:
+    if report.status == RunStatus.FAILED or report.stopped:
         return EXIT_ERROR
     left = report.issues_after + sum(
         o.issues_before for o in report.files if o.path in delivery.conflicts
@@ -114,6 +114,9 @@ def _print_text(
         f"peak {report.peak_concurrent_files} files at once.",
         file=out,
     )
+    if report.tokens is not None or report.usd is not None:
+        cost = f"${report.usd:.4f}" if report.usd is not None else "cost not reported"
+        print(f"Agents used {report.tokens or 0} tokens ({cost}).", file=out)
     if report.files:
         how = (
             "UNCONFINED (you allowed it); attempts that changed files outside their sandbox "

@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="one commit per fixed file with only Stomper's change (refuses files you changed)",
     )
+    agents = sub.add_parser(
+        "agents", help="per agent CLI: found, version, flags compatible, model configured"
+    )
+    agents.add_argument("--json", action="store_true", help="print one JSON document")
     doctor = sub.add_parser(
         "doctor", help="say whether and how agents are confined on this machine"
     )
@@ -185,6 +189,10 @@ def load_project(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[P
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "agents":  # about this machine, not a project
+        from stomper_lsp.cli.agents import run_agents
+
+        return await run_agents(as_json=args.json, out=sys.stdout)
     project, paths = load_project(args, _overrides(args))
     for warning in project.warnings:
         print(f"stomper: warning: {warning}", file=sys.stderr)

@@ -13,6 +13,7 @@ from stomper_lsp.confinement.attempts import AttemptGuard
 from stomper_lsp.project import Project
 from stomper_lsp.sandbox.pool import WorktreePool
 from stomper_lsp.sandbox.snapshot import Snapshot
+from stomper_lsp.workflow.circuit_breaker import CircuitBreaker
 from stomper_lsp.workflow.gauges import ConcurrencyGauge
 from stomper_lsp.workflow.outcome_store import OutcomeStore, StoredFile
 from stomper_lsp.workflow.progress import ProgressTracker
@@ -46,6 +47,8 @@ class RunContext:
     run_key: str = ""
     resumable: dict[str, StoredFile] = field(default_factory=dict)
     """Outcomes an interrupted earlier run already stored (`--resume`): not re-run."""
+    breaker: CircuitBreaker = field(default_factory=lambda: CircuitBreaker(window=0))
+    """Stops the queued files once the first ones show the agent cannot work at all."""
     _runners: dict[int, CheckRunner] = field(default_factory=dict)
 
     @property

@@ -182,6 +182,11 @@ def _report(
         if text != context.result.base_texts.get(path)
     ]
     issues_before = int(final.get("issues_before") or 0)
+    attempts = [report for outcome in outcomes for report in outcome.attempt_reports]
+    tokens = [a.tokens for a in attempts if a.tokens is not None]
+    spent = [a.usd for a in attempts if a.usd is not None]
+    if context.breaker.tripped:
+        errors.append(context.breaker.tripped)
     return FixReport(
         status=RunStatus.FAILED if final.get("collect_errors") else RunStatus.COMPLETED,
         root=str(project.root),
@@ -197,4 +202,7 @@ def _report(
         confinement=context.guard.run.label if context.guard else "none",
         suite_runs=int(final.get("suite_runs") or 0),
         resumed_files=sum(1 for o in outcomes if o.resumed),
+        stopped=context.breaker.tripped,
+        tokens=sum(tokens) if tokens else None,
+        usd=round(sum(spent), 6) if spent else None,
     )

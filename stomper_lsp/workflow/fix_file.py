@@ -78,6 +78,11 @@ class _FilePipeline:
         )
 
     async def run(self) -> FileOutcome:
+        stopped = self.ctx.breaker.tripped
+        if stopped is not None:
+            message = "not started: the run was stopped after the agent failed on every file"
+            self.emit("failed", message)
+            return self.outcome(FileStatus.FAILED, None, 0, message)
         with self.ctx.files_gauge.track():
             self.emit("started")
             # The merge needs the target's snapshot text; reading it while the agent works
@@ -113,6 +118,7 @@ class _FilePipeline:
             guard=ctx.guard,
         )
         self.agent_seconds = found.agent_seconds
+        ctx.breaker.record(found.agent_failure if not found.accepted else None)
         return await self.deliver(found)
 
     async def deliver(self, found: VerifiedFix) -> FileOutcome:

@@ -17,6 +17,7 @@ from langgraph.types import Send
 from stomper_lsp.checkers.files import discover_python_files
 from stomper_lsp.checkers.model import group_by_path
 from stomper_lsp.workflow import langgraph_fixes
+from stomper_lsp.workflow.circuit_breaker import CircuitBreaker
 from stomper_lsp.workflow.context import RunContext
 from stomper_lsp.workflow.fix_file import fix_file
 from stomper_lsp.workflow.report import FileStatus
@@ -61,6 +62,7 @@ async def collect(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str,
         for path, issues in grouped.items()
     ]
     ctx.progress.total = len(jobs)
+    ctx.breaker = CircuitBreaker.for_run(config.max_parallel_files, len(jobs))
     for job in jobs:
         event = ctx.progress.event("queued", job["path"])
         runtime.stream_writer({"progress": event.model_dump(mode="json")})

@@ -118,6 +118,12 @@ class FixReport(BaseModel):
     resumed_files: int = 0
     """Files whose stored outcome was reused (`--resume`)."""
     """How agents were confined: `bwrap+landlock`, `bwrap`, `landlock` or `none (opt-in)`."""
+    stopped: str | None = None
+    """Why the queued files were not started (the agent failed the same way on the first
+    files: a dead endpoint, a rejected key); None when every file ran."""
+    tokens: int | None = None
+    usd: float | None = None
+    """What the agents reported spending, summed over every attempt (None: not reported)."""
 
     def by_status(self, status: FileStatus) -> list[FileOutcome]:
         return [f for f in self.files if f.status == status]

@@ -83,6 +83,8 @@ class VerifiedFix:
     reports: list[AttemptReport] = field(default_factory=list)
     skipped: str | None = None
     """Why the file was never given to an agent (e.g. it is a symbolic link)."""
+    agent_failure: str | None = None
+    """The last attempt ended because the agent itself failed (its error), not on a verdict."""
 
     @property
     def accepted(self) -> bool:
@@ -225,6 +227,13 @@ class _Body:
     async def _judge(self, outcome: object) -> _Judged:
         path = self.request.path
         changes = await self.sandbox.changes()
+        if isinstance(outcome, AgentResult) and outcome.failed and not changes.changed:
+            # Nothing to judge: the agent's own failure is the verdict (a hard one, such
+            # as a rejected key, is not worth another attempt).
+            failed = Verdict(False, f"the agent failed: {outcome.summary}", final=outcome.hard)
+            self.result.agent_failure = outcome.error or outcome.summary
+            return _Judged(failed, "failed")
+        self.result.agent_failure = None
         refused = refuse_unsafe_changes(path, changes)
         if refused is not None:
             return _Judged(refused, "rejected")
@@ -324,6 +333,8 @@ class _Body:
         verdict = judged.verdict
         agent_exit = outcome.exit_code if isinstance(outcome, AgentResult) else None
         timed_out = isinstance(outcome, AgentResult) and outcome.timed_out
+        tokens = outcome.tokens if isinstance(outcome, AgentResult) else None
+        usd = outcome.usd if isinstance(outcome, AgentResult) else None
         report = AttemptReport(
             attempt=attempt,
             verdict=judged.kind,
@@ -334,6 +345,8 @@ class _Body:
             timed_out=timed_out,
             test_tail=judged.test_tail,
             dropped_fixes=list(outcome.dropped_fixes) if isinstance(outcome, AgentResult) else [],
+            tokens=tokens,
+            usd=usd,
         )
         self.result.reports.append(report)
         await asyncio.to_thread(_append_verdict, self.request.log_path, self.request.path, report)
@@ -350,6 +363,8 @@ def _append_verdict(log_path: Path, target: str, report: AttemptReport) -> None:
     if report.left_out:
         lines.append(f"left out (not delivered): {', '.join(report.left_out)}")
     lines += [f"dropped fix: {fix}" for fix in report.dropped_fixes]
+    if report.tokens is not None or report.usd is not None:
+        lines.append(f"cost: {report.tokens or 0} tokens, ${report.usd or 0:.4f}")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8", errors="surrogateescape") as log:
         log.write("\n".join(lines) + "\n\n")

@@ -24,12 +24,17 @@ Options:
   -p, --print                 Print response and exit
   --output-format <format>    "text", "json" or "stream-json"
   --permission-mode <mode>    Permission mode for the session
+  --verbose                   Override verbose mode setting from config
+  --add-dir <directories...>  Additional directories to allow tool access to
+  --no-session-persistence    Disable session persistence
 """
 CODEX_TOP_HELP = "Usage: codex [OPTIONS] [PROMPT]\nCommands:\n  exec  Run Codex non-interactively\n"
 CODEX_EXEC_HELP = """Usage: codex exec [OPTIONS] [PROMPT]
   -C, --cd <DIR>            Working root directory
   -s, --sandbox <MODE>      read-only, workspace-write, danger-full-access
       --json                Print events to stdout as JSONL
+      --ephemeral           Run without persisting session files to disk
+      --skip-git-repo-check Allow running outside a Git repository
 """
 
 
@@ -138,7 +143,13 @@ async def test_a_compatible_preset_runs_with_the_prompt_in_a_file(
     seen = json.loads(record.read_text())
     assert seen["argv"][1] == "-p"
     assert seen["argv"][2].startswith(f"Fix the issues listed in {tmp_path / 'prompts'}/")
-    assert seen["argv"][3:] == ["--output-format", "json", "--permission-mode", "acceptEdits"]
+    assert seen["argv"][3:] == [
+        "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits",
+        "--add-dir", str(tmp_path / "prompts"), "--no-session-persistence",
+    ]
+    assert agent.state_dirs and agent.environment.get("CLAUDE_CONFIG_DIR") in (
+        None, str(Path.home() / ".claude")
+    )
     assert "Incompatible types in assignment" in seen["prompt"]
     assert "Incompatible" not in " ".join(seen["argv"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -127,11 +128,14 @@ def test_missing_preset_binary_stops_the_run_with_a_message(
     make_repo: Any, preset: str
 ) -> None:
     root = make_repo({"a.py": BROKEN})
-    env_path = str(Path(sys.executable).parent)  # git stays reachable: /usr/bin is dropped below
+    # Only git and Stomper's own tools are reachable (the agent CLIs may be installed here).
+    tools = root.parent / "only-git"
+    tools.mkdir()
+    (tools / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    env_path = f"{Path(sys.executable).parent}:{tools}"
     proc = subprocess.run(
         [STOMPER, "fix", "--agent", preset], cwd=root, capture_output=True, text=True,
-        timeout=60, check=False,
-        env={"PATH": f"{env_path}:/usr/bin:/bin", "HOME": str(root)},
+        timeout=60, check=False, env={"PATH": env_path, "HOME": str(root)},
     )
     assert proc.returncode == 2
     assert preset in proc.stderr and "Traceback" not in proc.stderr
