@@ -21,7 +21,12 @@ QUOTED_COMMAND = re.compile(r'"(stomper\.[A-Za-z]+)"')
 def table_rows(markdown: str, heading: str) -> list[list[str]]:
     """The cells of the first table under `## heading` (header and rule excluded)."""
     section = markdown.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("|")]
+    rows: list[str] = []
+    for line in section.splitlines():
+        if line.startswith("|"):
+            rows.append(line)
+        elif rows:
+            break  # the first table ends at its first other line
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
 
 
