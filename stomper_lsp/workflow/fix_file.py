@@ -78,7 +78,7 @@ class _FilePipeline:
         )
 
     async def run(self) -> FileOutcome:
-        stopped = self.ctx.breaker.tripped
+        stopped = await self.ctx.breaker.gate()
         if stopped is not None:
             message = "not started: the run was stopped after the agent failed on every file"
             self.emit("failed", message)

@@ -230,7 +230,10 @@ class _Body:
         if isinstance(outcome, AgentResult) and outcome.failed and not changes.changed:
             # Nothing to judge: the agent's own failure is the verdict (a hard one, such
             # as a rejected key, is not worth another attempt).
-            failed = Verdict(False, f"the agent failed: {outcome.summary}", final=outcome.hard)
+            # Not worth another attempt: a hard failure (a rejected key), or a timeout with
+            # not one edit (a server that never answers would take the same time again).
+            final = outcome.hard or outcome.timed_out
+            failed = Verdict(False, f"the agent failed: {outcome.summary}", final=final)
             self.result.agent_failure = outcome.error or outcome.summary
             return _Judged(failed, "failed")
         self.result.agent_failure = None
