@@ -121,8 +121,11 @@ async def run_process(
     output_limit: int = DEFAULT_OUTPUT_LIMIT,
     confinement: Confinement | None = None,
     watch: Callable[[bytes], bool] | None = None,
+    tee: Callable[[bytes], None] | None = None,
 ) -> ProcessResult:
     """Run `argv` to completion or until `timeout`; raises OSError if it cannot start.
+
+    `tee` gets every chunk of stdout and stderr as it arrives (an agent's live log).
 
     `watch` sees stdout as it arrives; once it returns True the whole tree is killed and
     the result says `stopped` (an agent CLI retrying a rejected key for minutes).
@@ -147,7 +150,8 @@ async def run_process(
     _live_groups.add(pgid)
     try:
         return await _supervise(
-            proc, pgid, argv, started, timeout, stdin_data, output_limit, confinement, watch
+            proc, pgid, argv, started, timeout, stdin_data, output_limit, confinement, watch,
+            tee,
         )
     finally:
         _live_groups.discard(pgid)
@@ -163,19 +167,23 @@ async def _supervise(
     output_limit: int,
     confinement: Confinement | None,
     watch: Callable[[bytes], bool] | None = None,
+    tee: Callable[[bytes], None] | None = None,
 ) -> ProcessResult:
     out, err = _BoundedBuffer(output_limit), _BoundedBuffer(output_limit)
     stopped = False
 
     def seen(chunk: bytes) -> None:
         nonlocal stopped
+        if tee is not None:
+            tee(chunk)
         if not stopped and watch is not None and watch(chunk):
             stopped = True
             _kill_group(pgid)
 
+    watched = seen if watch is not None or tee is not None else None
     readers = [
-        asyncio.ensure_future(_drain(proc.stdout, out, seen if watch is not None else None)),
-        asyncio.ensure_future(_drain(proc.stderr, err)),
+        asyncio.ensure_future(_drain(proc.stdout, out, watched)),
+        asyncio.ensure_future(_drain(proc.stderr, err, tee)),
     ]
     timed_out = False
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import subprocess
@@ -126,7 +127,10 @@ async def test_megabytes_of_output_are_bounded_in_the_log(
     assert log.stat().st_size < 1.1 * 1024 * 1024
     text = log.read_text()
     assert "output truncated by Stomper" in text
-    assert text.rstrip().endswith("fake agent: done")  # the tail is kept
+    # The output streamed in as it came (head), then its end, then how the run ended.
+    output, ending = text.split("----- end of output -----")
+    assert output.rstrip().endswith("fake agent: done")  # the tail is kept
+    assert "summary: exit 0" in ending
 
 
 async def test_log_gets_a_header_per_attempt_and_the_crash(
@@ -173,3 +177,23 @@ async def test_git_redirect_variables_do_not_reach_the_agent(
     assert result.exit_code == 0
     assert (pkg / ".git" / "stomper-was-here").exists()
     assert not (tmp_path / "users-repo" / ".git" / "stomper-was-here").exists()
+
+
+async def test_the_log_fills_while_the_agent_runs(
+    pkg: Path, tmp_path: Path, fake_agent: list[str]
+) -> None:
+    """What an agent said is in its log before it ends (a killed run keeps it)."""
+    agent = CommandAgent(
+        "command", [*fake_agent, "--spew", "0.05", "--hang", "--pid-dir", str(tmp_path / "pids")]
+    )
+    task = dataclasses.replace(_task(pkg, tmp_path), timeout=60)
+    run = asyncio.ensure_future(agent.fix(task))
+    log = tmp_path / "logs" / "pkg_mod.log"
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if log.exists() and "xxx" in log.read_text():
+            break
+    assert "xxx" in log.read_text() and not run.done()
+    run.cancel()
+    await asyncio.wait([run])
+    assert "xxx" in log.read_text()
