@@ -242,3 +242,17 @@ def _grant_owner_access(root: Path) -> None:
             child = os.path.join(dirpath, name)
             if not os.path.islink(child):
                 allow(child)
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Replace `path` in one rename, so concurrent readers and writers never see half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".stomper-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

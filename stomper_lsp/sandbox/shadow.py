@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from stomper_lsp.sandbox.layout import (
     ensure_outside_workspace,
     prepare_repo_dir,
     remove_tree,
+    replace_file,
     sandbox_base_dir,
 )
 from stomper_lsp.sandbox.repository import RepositoryLocation
@@ -246,20 +246,11 @@ def _sync_with_user(
 
 
 def _write_if_changed(path: Path, data: bytes) -> None:
-    """Replace `path` in one rename, so concurrent readers and writers never see half."""
+    """Replace `path` (in one rename) unless it already holds `data`."""
     try:
         if path.read_bytes() == data:
             return
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".stomper-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    replace_file(path, data)
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from stomper_lsp.sandbox.layout import remove_tree
+from stomper_lsp.sandbox.layout import remove_tree, replace_file
 
 # Relative to the shadow: every file git reads settings, attributes, ignore rules, sparse
 # patterns or borrowed objects from, in a bare repository and its worktrees' common dir.
@@ -82,7 +81,7 @@ def restore(shadow: Path) -> list[str]:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         else:
-            _write(path, wanted)
+            replace_file(path, wanted)
     for folder in _FOLDERS_WITHOUT_EXTRAS:
         repaired.extend(_drop_extras(shadow, folder, expected))
     return sorted(set(repaired))
@@ -102,19 +101,6 @@ def _drop_extras(shadow: Path, folder: str, expected: Mapping[str, bytes | None]
         remove_tree(Path(entry.path))
         dropped.append(name)
     return dropped
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".stomper-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
 
 
 def shadow_of(git_dir: Path) -> Path | None:
