@@ -137,13 +137,9 @@ class Sandbox:
         Lets a caller confirm nothing moved during a re-check without asking git, whose
         `status` costs milliseconds on a big index even for one path.
         """
-        if self._watch is None or self._since_clean is None:
+        taken = await self._take_written()
+        if taken is None:
             return None
-        taken = await asyncio.to_thread(self._watch.take)
-        if taken is None or self._index_stamp() != self._index_seen:
-            self._since_clean = None
-            return None
-        self._since_clean.update(taken)
         return [
             path for path in taken
             if not any(part in UNTRACKED_NOISE_DIRS for part in PurePosixPath(path).parts)
@@ -206,7 +202,9 @@ class Sandbox:
         self._index_seen = self._index_stamp()  # our `status` may have refreshed the index
         return delta
 
-    async def _written_paths(self) -> list[str] | None:
+    async def _take_written(self) -> list[str] | None:
+        """What the watch saw since it was last asked, also added to `_since_clean`; None
+        (and the watch no longer trusted until the slot is clean) when it cannot vouch."""
         if self._watch is None or self._since_clean is None:
             return None
         taken = await asyncio.to_thread(self._watch.take)
@@ -215,6 +213,11 @@ class Sandbox:
             self._since_clean = None
             return None
         self._since_clean.update(taken)
+        return taken
+
+    async def _written_paths(self) -> list[str] | None:
+        if await self._take_written() is None or self._since_clean is None:
+            return None
         if len(self._since_clean) > MAX_PATHS:
             self._since_clean = None
             return None
