@@ -45,13 +45,14 @@ else:
 '''
 
 
-def test_the_cursor_preset_fixes_a_file_through_a_stand_in(
-    make_repo: Any, tmp_path: Path
-) -> None:
+def _fix_with_stand_in(
+    make_repo: Any, tmp_path: Path, stand_in: str
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """`stomper fix --agent cursor` with `stand_in` as the `cursor-agent` on PATH."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     cli = bin_dir / "cursor-agent"
-    cli.write_text(STAND_IN.replace("PYTHON", sys.executable, 1))
+    cli.write_text(stand_in.replace("PYTHON", sys.executable, 1))
     cli.chmod(0o755)
     root = make_repo({"mod.py": BROKEN})
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path / "h")}
@@ -59,6 +60,13 @@ def test_the_cursor_preset_fixes_a_file_through_a_stand_in(
         [STOMPER, "fix", "--json", "--agent", "cursor", "--tools", "ruff", "--max-attempts", "1"],
         cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False,
     )
+    return root, proc
+
+
+def test_the_cursor_preset_fixes_a_file_through_a_stand_in(
+    make_repo: Any, tmp_path: Path
+) -> None:
+    root, proc = _fix_with_stand_in(make_repo, tmp_path, STAND_IN)
     report = json.loads(proc.stdout)
     [outcome] = report["files"]
     assert outcome["status"] == "fixed", (outcome, proc.stderr[-2000:])
@@ -69,17 +77,8 @@ def test_the_cursor_preset_fixes_a_file_through_a_stand_in(
 def test_a_cursor_that_cannot_read_its_task_is_a_named_failure(
     make_repo: Any, tmp_path: Path
 ) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    cli = bin_dir / "cursor-agent"
-    cli.write_text(STAND_IN.replace("PYTHON", sys.executable, 1).replace('"F401" in text', "False"))
-    cli.chmod(0o755)
-    root = make_repo({"mod.py": BROKEN})
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path / "h")}
-    proc = subprocess.run(
-        [STOMPER, "fix", "--json", "--agent", "cursor", "--tools", "ruff", "--max-attempts", "1"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )
+    blind = STAND_IN.replace('"F401" in text', "False")
+    root, proc = _fix_with_stand_in(make_repo, tmp_path, blind)
     [outcome] = json.loads(proc.stdout)["files"]
     assert outcome["status"] == "failed"
     assert "no task found" in outcome["message"] or "exit 1" in outcome["message"], outcome
