@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import logging
 import threading
@@ -34,14 +33,6 @@ STALL_S = 0.5
 EXIT_GRACE_S = 0.6
 """How long cancelled work may take to wind down after `exit` before it is killed."""
 _CHUNK = 65536
-_BIG_MESSAGE = 8 * 1024 * 1024
-
-
-def _give_memory_back() -> None:
-    """After a huge message: return the freed heap to the system (glibc keeps it
-    otherwise; a 50 MB argument left the server at 158 MB for good)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _start_reader(
@@ -78,9 +69,6 @@ class _Session:
                 logger.warning("skipped %d bytes from the client: %s", event.size, event.reason)
                 continue
             self.dispatch(event.body)
-            if len(event.body) > _BIG_MESSAGE:
-                # Once its handler has answered (it runs as a task), hand the memory back.
-                asyncio.get_running_loop().call_later(1.0, _give_memory_back)
 
     def dispatch(self, body: bytes) -> None:
         try:
