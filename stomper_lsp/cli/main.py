@@ -15,7 +15,7 @@ from stomper_lsp.checkers.errors import CheckerError
 from stomper_lsp.checkers.files import PathOutsideProjectError
 from stomper_lsp.cli.check import run_check
 from stomper_lsp.cli.exit_codes import EXIT_ERROR
-from stomper_lsp.config import AGENT_NAMES, TOOL_NAMES, ConfigError
+from stomper_lsp.config import AGENT_NAMES, EXECUTOR_NAMES, TOOL_NAMES, ConfigError
 from stomper_lsp.confinement.policy import FORCE_ENV
 from stomper_lsp.project import Project, find_project_root
 from stomper_lsp.workflow.errors import FixRunError
@@ -115,6 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="run agents even where they cannot be confined (no bubblewrap, no Landlock); "
         "each attempt then runs alone and is rejected if anything outside its sandbox changes",
     )
+    fix.add_argument(
+        "--executor",
+        choices=EXECUTOR_NAMES,
+        help="where agents run: local (default) or ray (tasks on a Ray cluster; needs "
+        "`pip install 'stomper-lsp[ray]'` and nodes with a stomper_slot resource)",
+    )
+    fix.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="the Ray cluster for --executor ray (default: $RAY_ADDRESS, else a Ray started "
+        "on this machine for the run)",
+    )
     fix.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
     fix.add_argument(
         "--resume", action="store_true",
@@ -162,7 +174,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             test_command=args.test_command,
             test_mode=args.test_mode,
             allow_unconfined=True if args.allow_unconfined else None,
+            executor=args.executor,
+            ray_address=args.ray_address,
         )
+        if args.ray_address and not args.executor:
+            values["executor"] = "ray"
         if args.agent_command and not args.agent:
             values["agent"] = "command"
     return values

@@ -15,7 +15,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from stomper_lsp.config.model import COMMAND_KEYS, CONFINEMENT_KEYS, StomperConfig
+from stomper_lsp.config.model import (
+    COMMAND_KEYS,
+    CONFINEMENT_KEYS,
+    EXECUTION_KEYS,
+    StomperConfig,
+)
 from stomper_lsp.user_dirs import user_path
 
 _NESTED_SECTIONS = ("workflow",)
@@ -132,6 +137,13 @@ def _project_layer(
         warnings.append(
             f"{where}: '{key}' is ignored: a repository cannot loosen the agents' "
             f"confinement. Set it in {user_config_path()}, your editor settings, or on the "
+            "command line."
+        )
+    for key in sorted(EXECUTION_KEYS & values.keys()):
+        values.pop(key)
+        warnings.append(
+            f"{where}: '{key}' is ignored: a repository cannot send your code to other "
+            f"machines. Set it in {user_config_path()}, your editor settings, or on the "
             "command line."
         )
     _validate_layer(values, where)

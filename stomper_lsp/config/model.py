@@ -18,6 +18,10 @@ AGENT_NAMES: tuple[str, ...] = ("ruff", "claude", "cursor", "codex", "gemini", "
 COMMAND_KEYS: frozenset[str] = frozenset({"agent_command", "ruff_path", "mypy_path", "python"})
 # Keys that loosen the agents' confinement: as dangerous in a repository's hands.
 CONFINEMENT_KEYS: frozenset[str] = frozenset({"allow_unconfined", "agent_writable_dirs"})
+# Keys that send the snapshot (the user's code, unsaved text included) to other machines.
+EXECUTION_KEYS: frozenset[str] = frozenset({"executor", "ray_address"})
+ExecutorName = Literal["local", "ray"]
+EXECUTOR_NAMES: tuple[str, ...] = ("local", "ray")
 
 
 # ruff selectors (F, E7, PLR0913, ALL) or mypy error codes (arg-type, union-attr).
@@ -131,6 +135,19 @@ class StomperConfig(BaseModel):
         description="Extra folders confined agents may write (besides their sandbox, a private "
         "temp folder and their CLI's state folders), e.g. a shared cache. User config, editor "
         "settings or CLI only.",
+    )
+
+    executor: ExecutorName = Field(
+        default="local",
+        description="Where each file's agent runs. `local`: this machine. `ray`: as tasks "
+        "on a Ray cluster (`pip install 'stomper-lsp[ray]'`; see docs/cluster.md); every node "
+        "needs a `stomper_slot` resource. User config, editor settings or CLI only.",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="The Ray cluster for `executor = \"ray\"` (`host:6379`, `ray://host:10001`, "
+        "`auto`). Default: Ray's own `RAY_ADDRESS`, else a Ray instance started on this machine "
+        "for the run. User config, editor settings or CLI only.",
     )
 
     _split_agent = field_validator("agent_command", "test_command", mode="before")(

@@ -103,6 +103,12 @@ async def open_shadow(location: RepositoryLocation, base_dir: Path | None = None
     return shadow
 
 
+async def create_bare_shadow(shadow: Path, object_format: str) -> None:
+    """A new, empty shadow at `shadow` (a cluster node's copy starts so: see
+    node_repository.py); a shadow already there is kept."""
+    await _create(shadow, object_format)
+
+
 async def _create(shadow: Path, object_format: str) -> None:
     """Build a bare repository in a staging folder and rename it into place: another
     Stomper process creating the same shadow at the same moment either wins the rename or

@@ -178,6 +178,24 @@ async def _sweep_base(
     return [*runs, *orphans, *gone]
 
 
+async def sweep_dead_runs(repo_dir: Path) -> list[Path]:
+    """Remove dead runs' folders, worktrees and pins beside one shadow (a cluster node's:
+    no user repository to look at). Returns the removed run folders."""
+    shadow = repo_dir / SHADOW_DIR_NAME
+    refs, shadow_worktrees = await _best_effort(_shadow_listings(shadow), ([], []))
+    stale, live = await asyncio.to_thread(_stale_runs, repo_dir)
+    doomed = [
+        worktree
+        for worktree in shadow_worktrees[1:]
+        if worktree.parent.parent == repo_dir and worktree.parent not in live
+    ]
+    if shadow_worktrees:
+        await _best_effort(_tidy_shadow(shadow, refs, doomed, live), None)
+    runs = [run for run in stale if run.is_dir()]
+    await asyncio.gather(*(asyncio.to_thread(remove_tree, run) for run in runs))
+    return runs
+
+
 async def _best_effort(work: Awaitable[_T], fallback: _T) -> _T:
     """`work`'s result, or `fallback` when git or the file system refused."""
     try:

@@ -14,6 +14,7 @@ from stomper_lsp.project import Project
 from stomper_lsp.sandbox.pool import WorktreePool
 from stomper_lsp.sandbox.snapshot import Snapshot
 from stomper_lsp.workflow.circuit_breaker import CircuitBreaker
+from stomper_lsp.workflow.executors.base import Executor
 from stomper_lsp.workflow.gauges import ConcurrencyGauge
 from stomper_lsp.workflow.outcome_store import OutcomeStore, StoredFile
 from stomper_lsp.workflow.progress import ProgressTracker
@@ -49,7 +50,15 @@ class RunContext:
     """Outcomes an interrupted earlier run already stored (`--resume`): not re-run."""
     breaker: CircuitBreaker = field(default_factory=lambda: CircuitBreaker(window=0))
     """Stops the queued files once the first ones show the agent cannot work at all."""
+    executor_: Executor | None = None
+    """Where each file's body runs (executors/); set by the engine once it is open."""
     _runners: dict[int, CheckRunner] = field(default_factory=dict)
+
+    @property
+    def executor(self) -> Executor:
+        if self.executor_ is None:
+            raise RuntimeError("RunContext.executor before the engine opened one")
+        return self.executor_
 
     @property
     def tests_in_batches(self) -> bool:

@@ -30,6 +30,7 @@ from stomper_lsp.sandbox.sweep import sweep_bases
 from stomper_lsp.user_dirs import user_path
 from stomper_lsp.workflow.context import RunContext
 from stomper_lsp.workflow.errors import FixRunError
+from stomper_lsp.workflow.executors import open_executor
 from stomper_lsp.workflow.graph import build_graph
 from stomper_lsp.workflow.outcome_store import OutcomeStore, run_key
 from stomper_lsp.workflow.report import (
@@ -89,7 +90,10 @@ async def run_fix(
     await store.prune()
     timings["snapshot"] = time.monotonic() - started
     # Unconfined attempts run one at a time (see confinement/escapes.py): one slot suffices.
+    # On Ray, this machine's pool serves only the first check and batched test runs.
     parallel = 1 if confinement.mechanism is Mechanism.NONE else config.max_parallel_files
+    if config.executor == "ray" and not (config.test_command and config.test_mode == "batch"):
+        parallel = 1
     run_logs = RunLogDir(log_root(), run_id)
     await asyncio.to_thread(run_logs.__enter__)
     log_dir = run_logs.path
@@ -119,7 +123,11 @@ async def run_fix(
                 resumable=resumable,
             )
             fan_out_started = time.monotonic()
-            final = await _drive(context, list(paths) if paths is not None else None, on_progress)
+            async with open_executor(context) as executor:
+                context.executor_ = executor
+                final = await _drive(
+                    context, list(paths) if paths is not None else None, on_progress
+                )
             timings["collect"] = float(final.get("collect_s") or 0.0)
             timings["fix"] = time.monotonic() - fan_out_started - timings["collect"]
             cleanup_started = time.monotonic()
@@ -140,7 +148,7 @@ async def _drive(
     graph = build_graph()
     final: dict[str, Any] = {}
     run_config: Any = {
-        "max_concurrency": context.pool.size,
+        "max_concurrency": context.executor.parallel,
         "recursion_limit": 25,
     }
     # astream is an async generator; its annotation says AsyncIterator, which has no aclose.
@@ -200,6 +208,8 @@ def _report(
         duration_s=round(duration, 3),
         errors=errors,
         confinement=context.guard.run.label if context.guard else "none",
+        executor=context.executor.name,
+        peak_concurrent_per_node=context.executor.node_peaks(),
         suite_runs=int(final.get("suite_runs") or 0),
         resumed_files=sum(1 for o in outcomes if o.resumed),
         stopped=context.breaker.tripped,

@@ -1,7 +1,8 @@
 """The whole pipeline of one file, in ONE graph node so the fan-in is exact.
 
-lease a sandbox at the snapshot -> the verified-fix body (agent, capture, re-check,
-retries, tests: verified_fix.py) -> merge its verified texts under the lock -> release.
+the verified-fix body (agent, capture, re-check, retries, tests: verified_fix.py) on the
+run's executor (a leased sandbox here, or a Ray task: executors/) -> merge its verified
+texts under the lock.
 Every failure is caught here and returned as an outcome: one file never sinks the run.
 """
 
@@ -15,7 +16,6 @@ from typing import Any, cast
 from langgraph.runtime import Runtime
 
 from stomper_lsp.checkers.model import Issue
-from stomper_lsp.sandbox.pool import Sandbox
 from stomper_lsp.sandbox.snapshot import read_snapshot_files
 from stomper_lsp.workflow.context import RunContext
 from stomper_lsp.workflow.outcome_store import StoredFile
@@ -23,7 +23,7 @@ from stomper_lsp.workflow.report import AttemptReport, FileOutcome, FileStatus, 
 from stomper_lsp.workflow.state import FileJob
 from stomper_lsp.workflow.test_queue_state import StagedFix
 from stomper_lsp.workflow.verification import Verdict
-from stomper_lsp.workflow.verified_fix import FixRequest, VerifiedFix, find_verified_fix
+from stomper_lsp.workflow.verified_fix import FixRequest, VerifiedFix
 
 
 def log_name(path: str) -> str:
@@ -50,6 +50,8 @@ class _FilePipeline:
         self.started = time.monotonic()
         self.agent_seconds = 0.0
         self._base_text: asyncio.Task[dict[str, str | None]] | None = None
+        self.placement: dict[str, Any] = {}
+        """Where the body ran (executor's node, executions, start time) for the outcome."""
         self.merged_texts: dict[str, str] = {}
         """The verified texts this file merged: stored with its outcome for `--resume`."""
 
@@ -75,6 +77,7 @@ class _FilePipeline:
             message=message,
             changed_paths=changed or [],
             attempt_reports=reports or [],
+            **self.placement,
         )
 
     async def run(self) -> FileOutcome:
@@ -91,12 +94,11 @@ class _FilePipeline:
                 read_snapshot_files(self.ctx.snapshot, [self.path])
             )
             try:
-                async with self.ctx.pool.lease() as sandbox:
-                    return await self._in_sandbox(sandbox)
+                return await self._find_and_deliver()
             finally:
                 await _settle(self._base_text)
 
-    async def _in_sandbox(self, sandbox: Sandbox) -> FileOutcome:
+    async def _find_and_deliver(self) -> FileOutcome:
         ctx = self.ctx
         request = FixRequest(
             path=self.path,
@@ -109,15 +111,16 @@ class _FilePipeline:
             # In batch mode the tests run later, once for many files (test_queue.py).
             test_command=None if ctx.tests_in_batches else ctx.test_command,
         )
-        found = await find_verified_fix(
-            request,
-            agent=ctx.agent,
-            sandbox=sandbox,
-            runner=ctx.runner_for(sandbox.slot),
-            emit=lambda kind, message, attempt: self.emit(kind, message, attempt),
-            guard=ctx.guard,
+        execution = await ctx.executor.find_fix(
+            request, lambda kind, message, attempt: self.emit(kind, message, attempt)
         )
+        found = execution.found
         self.agent_seconds = found.agent_seconds
+        self.placement = {
+            "node": execution.node,
+            "executions": execution.executions,
+            "started_at": execution.started_at,
+        }
         ctx.breaker.record(found.agent_failure if not found.accepted else None)
         return await self.deliver(found)
 

@@ -86,6 +86,9 @@ class FileOutcome(BaseModel):
     """How many times the file's body ran in this run (0 when resumed)."""
     node: str | None = None
     """Where the body ran (the executor's name for the machine); None: this process."""
+    started_at: float | None = None
+    """When the body that produced this outcome started (seconds since the epoch, on
+    its node's clock)."""
 
 
 class FileChange(BaseModel):
@@ -106,6 +109,8 @@ class FixReport(BaseModel):
     issues_after: int = 0
     peak_concurrent_files: int = 0
     peak_concurrent_merges: int = 0
+    peak_concurrent_per_node: dict[str, int] = Field(default_factory=dict)
+    """Cluster runs: the most file bodies that ran at once on each node."""
     duration_s: float = 0.0
     timings: dict[str, float] = Field(default_factory=dict)
     """Seconds per phase: snapshot, collect, fix (the fan-out), cleanup."""

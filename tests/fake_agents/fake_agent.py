@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--spew", type=float, default=0.0, metavar="MB")
     p.add_argument("--hang", action="store_true")
     p.add_argument("--pid-dir", type=Path)
+    p.add_argument("--announce", type=Path, metavar="DIR",
+                   help="write DIR/<pid>.json {pid, target, start} before sleeping, "
+                   "and its 'end' once the edits are done")
     p.add_argument("--read-stdin", action="store_true")
     p.add_argument("--stdin-record", type=Path)
     p.add_argument("--record-argv", type=Path, metavar="PATH",
@@ -252,6 +255,25 @@ def _daemon(heartbeat: Path) -> None:
         time.sleep(0.05)
 
 
+def _announce(folder: Path, target: str | None) -> Path:
+    """Tell a test this agent is running (and which pid to kill), atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"pid": os.getpid(), "target": target, "start": time.time()}
+    path = folder / f"{os.getpid()}.json"
+    staging = folder / f".{os.getpid()}.tmp"
+    staging.write_text(json.dumps(record), encoding="utf-8")
+    os.replace(staging, path)
+    return path
+
+
+def _finish_announcement(path: Path) -> None:
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record["end"] = time.time()
+    staging = path.with_name(f".{path.name}.tmp")
+    staging.write_text(json.dumps(record), encoding="utf-8")
+    os.replace(staging, path)
+
+
 def main() -> None:
     # Unknown options and extra words are ignored, so it can stand in for an agent CLI.
     args, _ignored = _parser().parse_known_args()
@@ -266,6 +288,7 @@ def main() -> None:
             return
     elif args.fail_first:
         sys.exit("fake_agent.py: --fail-first needs --count-file")
+    announced = _announce(args.announce, args.target) if args.announce else None
     if args.sleep:
         time.sleep(args.sleep)
     for old, new in args.replace:
@@ -316,6 +339,8 @@ def main() -> None:
         _hang(args.pid_dir)
     if args.read_stdin:
         _read_stdin(args.stdin_record)
+    if announced is not None:
+        _finish_announcement(announced)
     if args.crash:
         _crash()
     print("fake agent: done")

@@ -1,0 +1,31 @@
+"""Pick the run's executor from its settings; Ray is imported only when chosen."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from stomper_lsp.config import EXECUTOR_NAMES
+from stomper_lsp.workflow.executors.base import Executor
+from stomper_lsp.workflow.executors.local import LocalExecutor
+
+if TYPE_CHECKING:
+    from stomper_lsp.workflow.context import RunContext
+
+__all__ = ["EXECUTOR_NAMES", "open_executor"]
+
+
+@contextlib.asynccontextmanager
+async def open_executor(context: RunContext) -> AsyncIterator[Executor]:
+    if context.project.config.executor != "ray":
+        yield LocalExecutor(context.pool, context.agent, context.runner_for, context.guard)
+        return
+    from stomper_lsp.workflow.executors.ray_cluster import RayExecutor
+
+    executor = RayExecutor(context)
+    try:
+        await executor.start()
+        yield executor
+    finally:
+        await executor.close()

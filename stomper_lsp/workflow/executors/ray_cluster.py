@@ -1,0 +1,274 @@
+"""The coordinator side of `--executor ray`: each file's body as a Ray task.
+
+LangGraph still schedules (one `Send` per file, `max_concurrency` as the global bound) and
+the merge still happens here under the one lock; Ray only runs bodies on the nodes. Ray is
+imported when this module is, and this module only when a run asks for Ray.
+
+- Per-node bound: each task needs one `stomper_slot` (a custom resource a node offers with
+  `ray start --resources '{"stomper_slot": 4}'`); no CPU is reserved (agents wait on models).
+- The snapshot travels as git bundles in the object store: `HEAD..snapshot` for nodes that
+  have HEAD, a full bundle built the first time a node lacks it.
+- Faults: a task whose worker or node died runs again (Ray's own retries are off, so each
+  start is counted in `executions`); a task's own exception is that file's failure.
+- Cancel: cancelling the branch force-cancels the task; Ray kills the worker process, and
+  its agents die with it (bubblewrap's --die-with-parent; Ray's subreaper setting, which a
+  Ray started here turns on, catches the rest).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stomper_lsp.sandbox.bundles import create_bundle, snapshot_parent
+from stomper_lsp.sandbox.shadow_refs import run_ref
+from stomper_lsp.workflow.errors import FixRunError
+from stomper_lsp.workflow.executors.base import FixExecution
+from stomper_lsp.workflow.executors.child_signal import restore_child_reaping
+from stomper_lsp.workflow.executors.ray_tasks import (
+    BundleRefs,
+    FileTask,
+    RunPlan,
+    TaskResult,
+    fix_on_worker,
+)
+from stomper_lsp.workflow.verified_fix import Emit, FixRequest
+
+if TYPE_CHECKING:
+    from stomper_lsp.workflow.context import RunContext
+
+try:
+    import ray
+    import ray.exceptions
+except ImportError as exc:  # pragma: no cover - exercised without the extra installed
+    raise FixRunError(
+        "executor 'ray' needs Ray: install it with `pip install 'stomper-lsp[ray]'` (or "
+        "`pipx inject stomper-lsp 'ray[default]'`), or use the local executor."
+    ) from exc
+
+SLOT_RESOURCE = "stomper_slot"
+MAX_EXECUTIONS = 4
+"""A file whose worker dies this often is reported failed (its agent may be what kills it)."""
+SUBREAPER_ENV = "RAY_kill_child_processes_on_worker_exit_with_raylet_subreaper"
+# The worker or node is gone, not the file's body: run it again.
+_LOST = (
+    ray.exceptions.WorkerCrashedError,
+    ray.exceptions.NodeDiedError,
+    ray.exceptions.ObjectLostError,
+    ray.exceptions.LocalRayletDiedError,
+    ray.exceptions.RaySystemError,
+)
+
+
+def _remote() -> Any:
+    return ray.remote(fix_on_worker).options(
+        num_cpus=0, resources={SLOT_RESOURCE: 1}, max_retries=0
+    )
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, context: RunContext) -> None:
+        self._ctx = context
+        config = context.project.config
+        self._address = config.ray_address or os.environ.get("RAY_ADDRESS") or None
+        self._started_here = False
+        self._parallel = 1
+        self._plan: RunPlan | None = None
+        self._plan_lock = asyncio.Lock()
+        self._full: list[Any] = []
+        self._task: Any = None
+        self._intervals: dict[str, list[tuple[float, float]]] = {}
+
+    @property
+    def parallel(self) -> int:
+        return self._parallel
+
+    async def start(self) -> None:
+        """Connect (or start Ray here), check the slots, ship the delta bundle."""
+        await asyncio.to_thread(self._connect)
+        restore_child_reaping()
+        resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        slots = int(resources.get(SLOT_RESOURCE, 0))
+        if slots < 1:
+            raise FixRunError(
+                f"the Ray cluster at {self._address} offers no '{SLOT_RESOURCE}' resource, so "
+                "no file could ever be scheduled. Start every node with "
+                f"`ray start ... --resources '{{\"{SLOT_RESOURCE}\": 4}}'` (4 agents per node)."
+            )
+        self._parallel = min(self._ctx.project.config.max_parallel_files, slots)
+        self._task = _remote()
+
+    def _connect(self) -> None:
+        if ray.is_initialized():
+            return
+        config = self._ctx.project.config
+        if self._address is None:
+            # A Ray of our own for this run: slots as the run allows; agents' process
+            # trees die with a killed worker.
+            os.environ.setdefault(SUBREAPER_ENV, "true")
+            ray.init(
+                resources={SLOT_RESOURCE: config.max_parallel_files},
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+            self._started_here = True
+            return
+        try:
+            ray.init(address=self._address, log_to_driver=False, configure_logging=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise FixRunError(
+                f"cannot connect to the Ray cluster at {self._address!r}: {exc}. Check that "
+                "`ray status` there works, or drop --ray-address to start Ray on this machine."
+            ) from exc
+
+    async def close(self) -> None:
+        if self._started_here:
+            await asyncio.to_thread(ray.shutdown)
+
+    async def _run_plan(self) -> RunPlan:
+        """Built on the first file (collect has filled the baseline by then)."""
+        async with self._plan_lock:
+            if self._plan is None:
+                self._plan = await self._build_plan()
+            return self._plan
+
+    async def _build_plan(self) -> RunPlan:
+        ctx = self._ctx
+        snapshot = ctx.snapshot
+        ref = run_ref(ctx.pool.run_id)  # the pool pinned the snapshot under this ref
+        parent = await snapshot_parent(snapshot)
+        delta: list[Any] = []
+        if parent is not None:
+            bundle = await create_bundle(snapshot, ref, since=parent)
+            delta = [ray.put(bundle.data)]
+        baseline = {
+            path: [issue.model_dump(mode="json") for issue in issues]
+            for path, issues in ctx.baseline.items()
+        }
+        shadow_config = await asyncio.to_thread((snapshot.shadow_dir / "config").read_bytes)
+        return RunPlan(
+            run_id=ctx.pool.run_id,
+            repo_key=repository_key(snapshot.repo_root),
+            commit=snapshot.commit,
+            project_prefix=snapshot.project_prefix,
+            object_format=await _object_format(snapshot.shadow_dir),
+            shadow_config=shadow_config,
+            config=ctx.project.config.model_dump(mode="json"),
+            trusted=ctx.project.environment.trusted,
+            bundles=BundleRefs(ref=ref, delta=delta, prerequisite=parent, full=self._full),
+            baseline=[ray.put(baseline)],
+        )
+
+    async def _with_full_bundle(self) -> RunPlan:
+        """A node lacks HEAD: bundle every object, once per run. The plan's `full` list
+        is `self._full`, so every later submission carries the bundle's ref."""
+        plan = await self._run_plan()
+        async with self._plan_lock:
+            if not self._full:
+                bundle = await create_bundle(self._ctx.snapshot, plan.bundles.ref, since=None)
+                self._full.append(ray.put(bundle.data))
+        return plan
+
+    async def find_fix(self, request: FixRequest, emit: Emit) -> FixExecution:
+        plan = await self._run_plan()
+        task = FileTask(
+            path=request.path,
+            issues=[issue.model_dump(mode="json") for issue in request.issues],
+            max_attempts=request.max_attempts,
+            agent_timeout=request.agent_timeout,
+            test_command=list(request.test_command) if request.test_command else None,
+        )
+        executions = 0
+        lost: list[str] = []
+        while True:
+            executions += 1
+            result = await self._submit(plan, task, lost, executions)
+            if result is None:
+                continue
+            if result.needs_full_bundle:
+                executions -= 1  # nothing ran: the node only asked for the objects
+                plan = await self._with_full_bundle()
+                continue
+            break
+        for kind, message, attempt in result.events:
+            emit(kind, message, attempt)  # type: ignore[arg-type]  # the body's own kinds
+        if result.log_text is not None:
+            await asyncio.to_thread(_write_log, request.log_path, result.log_text)
+        assert result.found is not None
+        self._intervals.setdefault(result.node, []).append(
+            (result.started_at, result.finished_at)
+        )
+        return FixExecution(
+            result.found, node=result.node, executions=executions,
+            started_at=result.started_at, finished_at=result.finished_at,
+        )
+
+    def node_peaks(self) -> dict[str, int]:
+        return {node: peak_overlap(spans) for node, spans in sorted(self._intervals.items())}
+
+    async def _submit(
+        self, plan: RunPlan, task: FileTask, lost: list[str], executions: int
+    ) -> TaskResult | None:
+        """One execution; None when its worker or node was lost (run it again)."""
+        ref = self._task.remote(plan, task)
+        try:
+            result: TaskResult = await ref
+        except asyncio.CancelledError:
+            ray.cancel(ref, force=True)
+            raise
+        except _LOST as exc:
+            lost.append(f"{type(exc).__name__}")
+            if executions >= MAX_EXECUTIONS:
+                raise WorkerLostError(
+                    f"the Ray worker running this file died {executions} times "
+                    f"({', '.join(lost)}); its agent may be what kills it"
+                ) from exc
+            return None
+        except ray.exceptions.RayTaskError as exc:
+            cause = exc.cause if isinstance(exc.cause, BaseException) else exc
+            raise WorkerTaskError(f"on a Ray worker: {type(cause).__name__}: {cause}") from exc
+        return result
+
+
+class WorkerLostError(RuntimeError):
+    pass
+
+
+class WorkerTaskError(RuntimeError):
+    pass
+
+
+def peak_overlap(spans: list[tuple[float, float]]) -> int:
+    """The most spans open at one instant (a span ending as another starts: not both)."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans],
+                   key=lambda edge: (edge[0], edge[1]))
+    peak = current = 0
+    for _, step in edges:
+        current += step
+        peak = max(peak, current)
+    return peak
+
+
+def repository_key(repo_root: Path) -> str:
+    """Names the user's repository on every node: this host and its path, hashed."""
+    raw = f"{socket.gethostname()}\0{repo_root}"
+    return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+async def _object_format(shadow: Path) -> str:
+    from stomper_lsp.sandbox.git import run_git_dir
+
+    result = await run_git_dir(shadow, ["rev-parse", "--show-object-format"], check=False)
+    return result.stdout_text.strip() or "sha1"
+
+
+def _write_log(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
