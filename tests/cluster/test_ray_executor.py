@@ -30,6 +30,8 @@ from tests.workflow.repos import BROKEN, FIX_BOTH, FIXED, fake, load, user_state
 ray = pytest.importorskip("ray", reason="the Ray extra is not installed: pip install -e '.[ray]'")
 from ray.cluster_utils import Cluster  # noqa: E402
 
+from stomper_lsp.workflow.executors.ray_cluster import SUBREAPER_ENV  # noqa: E402
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 STOMPER = str(Path(sys.executable).parent / "stomper")
 SLOTS_PER_NODE = 2
@@ -41,7 +43,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     and Landlock-only confinement where available so recorded pids are the host's."""
     saved = dict(os.environ)
     os.environ["STOMPER_NODE_DIR"] = str(tmp_path_factory.mktemp("nodes"))
-    os.environ["RAY_kill_child_processes_on_worker_exit_with_raylet_subreaper"] = "true"
+    os.environ[SUBREAPER_ENV] = "true"
     if SUPPORT.landlock:
         os.environ["STOMPER_CONFINEMENT"] = "landlock"
     started = Cluster(
