@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import tempfile
 import time
@@ -39,6 +40,7 @@ from stomper_lsp.sandbox.worktrees import read_gitdir_file
 
 _FETCH_TIMEOUT_S = 1800.0
 _INITIALIZING = "initializing"
+_log = logging.getLogger(__name__)
 _STALE_LOCK_S = 60.0
 _REPOSITORY_LOCKS = ("packed-refs.lock", "shallow.lock", "config.lock", "HEAD.lock")
 
@@ -124,9 +126,14 @@ class NodeRepository:
             await _drop_stale_git_locks(self.shadow)
             for admin in await asyncio.to_thread(_half_added_worktrees, self.shadow):
                 worktree = read_gitdir_file_of_admin(admin)
-                if worktree is not None:
-                    await asyncio.to_thread(remove_tree, worktree)
-                await asyncio.to_thread(remove_tree, admin)
+                try:
+                    if worktree is not None:
+                        await asyncio.to_thread(remove_tree, worktree)
+                    await asyncio.to_thread(remove_tree, admin)
+                except OSError:  # e.g. the killed git's checkout child still writing
+                    _log.warning("could not remove the half-added worktree %s", admin,
+                                 exc_info=True)
+                    continue
                 healed.append(str(worktree or admin))
             if healed:
                 await run_git_dir(self.shadow, ["worktree", "prune"], check=False)

@@ -67,10 +67,10 @@ def _killed_worktree_add(shadow: Path, commit: str, target: Path) -> bool:
     for delay in (0.02, 0.04, 0.08, 0.15, 0.3):
         proc = subprocess.Popen(
             ["git", "--git-dir", str(shadow), "worktree", "add", "--detach", str(target), commit],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         time.sleep(delay)
-        os.kill(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # with its checkout child, as Ray's subreaper does
         proc.wait()
         locks = list((shadow / "worktrees").glob("*/locked"))
         if any(lock.read_text().strip() == "initializing" for lock in locks):
