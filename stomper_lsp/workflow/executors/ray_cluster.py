@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import socket
 from pathlib import Path
@@ -53,6 +54,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
 SLOT_RESOURCE = "stomper_slot"
 MAX_EXECUTIONS = 4
 """A file whose worker dies this often is reported failed (its agent may be what kills it)."""
+_PROBE_TIMEOUT_S = 3.0
 SUBREAPER_ENV = "RAY_kill_child_processes_on_worker_exit_with_raylet_subreaper"
 # The worker or node is gone, not the file's body: run it again.
 _LOST = (
@@ -107,6 +109,9 @@ class RayExecutor:
     def _connect(self) -> None:
         if ray.is_initialized():
             return
+        # Ray's start-up notes (no SIGTERM handler off the main thread, which is what we
+        # want; token auth on for a local Ray, also what we want) are not the user's news.
+        logging.getLogger("ray").setLevel(logging.ERROR)
         config = self._ctx.project.config
         if self._address is None:
             # A Ray of our own for this run: slots as the run allows; agents' process
@@ -120,6 +125,7 @@ class RayExecutor:
             )
             self._started_here = True
             return
+        _probe(self._address)
         try:
             ray.init(address=self._address, log_to_driver=False, configure_logging=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -243,6 +249,23 @@ class WorkerLostError(RuntimeError):
 
 class WorkerTaskError(RuntimeError):
     pass
+
+
+def _probe(address: str) -> None:
+    """Ray retries a dead address for minutes without a word: fail fast and say so."""
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" or a form Ray resolves itself
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=_PROBE_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise FixRunError(
+            f"nothing answers at the Ray address {address!r} ({exc.strerror or exc}). Start "
+            "the head node there (`ray start --head --resources '{\"stomper_slot\": 4}'`), "
+            "fix --ray-address / ray_address / RAY_ADDRESS, or drop it to start Ray here."
+        ) from exc
 
 
 def peak_overlap(spans: list[tuple[float, float]]) -> int:
