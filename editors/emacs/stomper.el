@@ -50,9 +50,10 @@ workspace/configuration.  See docs/editors.md for the keys."
 (defconst stomper--user-only-keys
   '(:agentCommand :testCommand :python :ruffPath :mypyPath :trustWorkspace
     :agent_command :test_command :ruff_path :mypy_path :trust_workspace
-    :allowUnconfined :agentWritableDirs :allow_unconfined :agent_writable_dirs)
-  "Settings that make Stomper run a program (or let the workspace's code run), or
-loosen the agents' confinement.
+    :allowUnconfined :agentWritableDirs :allow_unconfined :agent_writable_dirs
+    :executor :rayAddress :ray_address)
+  "Settings that make Stomper run a program (or let the workspace's code run),
+loosen the agents' confinement, or send the code to other machines.
 `eglot-workspace-configuration' is a safe directory-local variable, so a
 repository's .dir-locals.el can set it without asking: these keys are only
 taken from `stomper-settings', which is the user's own.")

@@ -25,7 +25,8 @@ from stomper_lsp.workflow.test_queue_state import SuiteQueue
 @dataclass
 class RunContext:
     project: Project
-    agent: Agent
+    agent: Agent | None
+    """The local executor's agent (None on Ray: each worker builds its own)."""
     snapshot: Snapshot
     pool: WorktreePool
     run_dir: Path

@@ -70,7 +70,11 @@ async def run_fix(
     timings: dict[str, float] = {}
     run_id = uuid.uuid4().hex[:12]
     try:
-        chosen = agent or await build_agent(config, project.environment)
+        # On Ray the workers build the agent (their CLIs and credentials): this machine
+        # need not have it.
+        chosen = agent
+        if chosen is None and config.executor == "local":
+            chosen = await build_agent(config, project.environment)
         confinement = await confinement_for_run(
             run_id,
             allow_unconfined=config.allow_unconfined,

@@ -222,6 +222,12 @@ def test_a_killed_coordinator_resumes_without_rerunning_finished_files(
         proc.wait()
     finished = {a["target"] for a in _announced(announce) if "end" in a}
     assert len(finished) >= 3, _announced(announce)
+    # The dead coordinator's running tasks die with its Ray job, agents included.
+    orphans = [a["pid"] for a in _announced(announce) if "end" not in a]
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in orphans) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in orphans if _alive(pid)], "agents outlived their coordinator"
     assert user_state(root) == before
     seen = {p.name for p in announce.glob("*.json")}
     resumed = subprocess.run(

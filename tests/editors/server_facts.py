@@ -9,7 +9,12 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from stomper_lsp.config.model import COMMAND_KEYS, CONFINEMENT_KEYS, StomperConfig
+from stomper_lsp.config.model import (
+    COMMAND_KEYS,
+    CONFINEMENT_KEYS,
+    EXECUTION_KEYS,
+    StomperConfig,
+)
 from stomper_lsp.server.settings import USER_ONLY_SERVER_KEYS, camel_case, parse_settings
 
 SERVER = Path(sys.executable).parent / "stomper-lsp"
@@ -19,7 +24,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "editors.md"
 # unless the CLI user trusts the project): editors must read them from user settings only.
 USER_ONLY_KEYS = frozenset(
     camel_case(k)
-    for k in COMMAND_KEYS | CONFINEMENT_KEYS | {"test_command"} | USER_ONLY_SERVER_KEYS
+    for k in COMMAND_KEYS | CONFINEMENT_KEYS | EXECUTION_KEYS | {"test_command"}
+    | USER_ONLY_SERVER_KEYS
 )
 
 

@@ -19,6 +19,8 @@ __all__ = ["EXECUTOR_NAMES", "open_executor"]
 @contextlib.asynccontextmanager
 async def open_executor(context: RunContext) -> AsyncIterator[Executor]:
     if context.project.config.executor != "ray":
+        if context.agent is None:
+            raise RuntimeError("the local executor needs the run's agent")
         yield LocalExecutor(context.pool, context.agent, context.runner_for, context.guard)
         return
     from stomper_lsp.workflow.executors.ray_cluster import RayExecutor
