@@ -32,6 +32,8 @@ class _Run:
     handle: ProjectHandle
     delivering: bool = False
     """Past the point of no return: the edit is on its way, cancel no longer applies."""
+    cancelled_by_user: bool = False
+    """A user's cancel ends a fix-all for good; shutdown's leaves it to resume."""
 
 
 def summary(report: FixReport, delivery: Delivery) -> str:
@@ -127,6 +129,7 @@ class FixRuns:
             if folder_uri in (None, key) and not run.task.done() and not run.delivering
         ]
         for run in runs:
+            run.cancelled_by_user = True
             run.task.cancel()
         return len(runs)
 
@@ -155,7 +158,10 @@ class FixRuns:
         scope = paths[0] if paths and len(paths) == 1 else handle.folder.path.name
         progress = RunProgress(self._server, f"Stomper: fixing {scope}")
         folder = handle.folder.uri
+        whole = paths is None
         try:
+            if whole:  # open until it ends as the user meant (interrupted_runs.py)
+                await self._server.interrupted.started(handle.folder)
             await progress.begin(on_cancel=lambda: self.cancel(folder))
             from stomper_lsp.workflow.engine import run_fix
             from stomper_lsp.workflow.errors import FixRunError
@@ -173,6 +179,8 @@ class FixRuns:
                 self._server.notices.always(
                     f"Stomper could not start fixing: {exc}", types.MessageType.Error
                 )
+                if whole:
+                    await self._server.interrupted.ended(handle.folder)
                 return
             self._log_report(report)
             run = self._runs.get(folder)
@@ -189,6 +197,9 @@ class FixRuns:
             self._server.notices.always(message, kind)
             await self._server.checks.recheck_all()
         except asyncio.CancelledError:
+            run = self._runs.get(folder)
+            if whole and run is not None and run.cancelled_by_user:
+                await asyncio.shield(self._server.interrupted.ended(handle.folder))
             progress.end("Cancelled: nothing was changed")
             self._server.notices.always(
                 "Stomper: fix run cancelled; nothing was changed.", types.MessageType.Info
@@ -199,6 +210,11 @@ class FixRuns:
             progress.end(f"Failed: {exc}")
             self._server.notices.always(f"Stomper: the fix run failed: {exc}",
                                         types.MessageType.Error)
+            if whole:  # a failure, not an interruption: nothing to offer next time
+                await self._server.interrupted.ended(handle.folder)
+        else:
+            if whole:
+                await self._server.interrupted.ended(handle.folder)
 
     @staticmethod
     def _log_report(report: FixReport) -> None:

@@ -31,6 +31,7 @@ from stomper_lsp.server.code_actions import (
 )
 from stomper_lsp.server.commands import Commands
 from stomper_lsp.server.fix_runs import FixRuns
+from stomper_lsp.server.interrupted_runs import InterruptedRuns
 from stomper_lsp.server.log import attach_client, set_level
 from stomper_lsp.server.notices import Notices
 from stomper_lsp.server.projects import ProjectRegistry, path_to_uri, uri_to_path
@@ -68,6 +69,7 @@ class StomperServer(LanguageServer):
         self.code_actions = CodeActionBuilder(self)
         self.commands = Commands(self)
         self.fixes = FixRuns(self)
+        self.interrupted = InterruptedRuns(self)
         self.settings_ready = asyncio.Event()
         self._terminating: asyncio.Future[None] | None = None
 
@@ -171,6 +173,7 @@ def build_server() -> StomperServer:
             await server.load_settings()
         finally:
             server.settings_ready.set()
+        server.interrupted.offer_all()
         logger.info(
             "Stomper %s ready: %d folder(s), %s diagnostics",
             __version__, len(server.registry.folders),

@@ -28,6 +28,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outcomes (
     run_key TEXT NOT NULL, path TEXT NOT NULL, outcome TEXT NOT NULL, texts TEXT NOT NULL,
     finished REAL NOT NULL, PRIMARY KEY (run_key, path));
+CREATE TABLE IF NOT EXISTS open_fix_alls (root TEXT PRIMARY KEY, started REAL NOT NULL);
 """
 # Settings that do not change what a file's fix is (only how fast or where it runs).
 _NOT_SHAPING = frozenset({"max_parallel_files", "executor", "ray_address"})
@@ -101,6 +102,25 @@ class OutcomeStore:
             "VALUES (?, ?, ?, ?, ?)",
             key, outcome.path, outcome.model_dump_json(), json.dumps(texts), time.time(),
         )
+
+    async def fix_all_started(self, root: Path) -> None:
+        """A language server's fix-all of `root` began: until `fix_all_ended`, a restarted
+        server offers to resume it (the server was killed, or the editor closed)."""
+        await asyncio.to_thread(
+            self._run, "INSERT OR REPLACE INTO open_fix_alls (root, started) VALUES (?, ?)",
+            str(root), time.time(),
+        )
+
+    async def fix_all_ended(self, root: Path) -> None:
+        await asyncio.to_thread(self._run, "DELETE FROM open_fix_alls WHERE root = ?", str(root))
+
+    async def interrupted_fix_all(self, root: Path) -> float | None:
+        """When an unfinished fix-all of `root` started (None: there is none to resume)."""
+        rows = await asyncio.to_thread(
+            self._run, "SELECT started FROM open_fix_alls WHERE root = ? AND started > ?",
+            str(root), time.time() - _KEEP_S,
+        )
+        return float(str(rows[0][0])) if rows else None
 
     async def load(self, key: str) -> dict[str, StoredFile]:
         rows = await asyncio.to_thread(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -11,9 +12,17 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
+from pytest_lsp import make_test_lsp_client
 
 from tests.server.editor import Editor
-from tests.server.helpers import FAKE_AGENT, capabilities, start, wait_until, write_project
+from tests.server.helpers import (
+    FAKE_AGENT,
+    SERVER_COMMAND,
+    capabilities,
+    start,
+    wait_until,
+    write_project,
+)
 
 pytestmark = pytest.mark.slow
 RUFF_ONLY = {"tools": ["ruff"]}
@@ -334,3 +343,58 @@ async def test_resume_after_a_cancelled_fix_all_reruns_only_unfinished_files(
     message = await wait_until(lambda: summary(editor), timeout=60)
     assert "2 files fixed" in message, message
     assert len(count.read_text().splitlines()) == 3  # only the unfinished file ran again
+
+
+async def test_a_restarted_server_offers_to_resume_a_killed_fix_all(
+    editor: Editor, tmp_path: Path, agent_out: Path
+) -> None:
+    """The server is SIGKILLed mid fix-all; the next one asks once, and "Resume" re-runs
+    only the unfinished file; once it finished, a later server asks nothing."""
+    root = write_project(tmp_path / "proj", {"a.py": "import os\n", "b.py": "import os\n"})
+    count = agent_out / "count"
+    settings = {**fake_agent("--count-file", str(count), "--sleep", "1",
+                             "--replace", "import os\\n", ""), "maxParallelFiles": 1}
+    await start(editor, root, "visual-studio-code", settings=settings)
+    await fix_all(editor, root)
+    await wait_until(lambda: count.exists() and len(count.read_text().splitlines()) == 2,
+                     timeout=60)  # the first file finished (and was stored)
+    server = editor.client._server
+    assert server is not None
+    server.send_signal(signal.SIGKILL)
+    await asyncio.wait_for(server.wait(), 15)
+    editor.client.capabilities = None  # nothing left to shut down
+
+    asked: list[types.ShowMessageRequestParams] = []
+    second = make_test_lsp_client()
+
+    @second.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+    def ask(params: types.ShowMessageRequestParams) -> types.MessageActionItem:
+        asked.append(params)
+        return types.MessageActionItem("Resume")
+
+    await second.start_io(*SERVER_COMMAND)
+    again = Editor(second)
+    again.install()
+    try:
+        await start(again, root, "visual-studio-code", settings=settings)
+        await wait_until(lambda: asked, timeout=30)
+        assert "fix-all of proj" in asked[0].message and "Resume it?" in asked[0].message
+        message = await wait_until(lambda: summary(again), timeout=60)
+        assert "2 files fixed" in message, message
+        assert len(count.read_text().splitlines()) == 3  # only b.py ran again
+        assert (root / "a.py").read_text() == "" and (root / "b.py").read_text() == ""
+        # Finished: a third server has nothing to offer.
+        await second.shutdown_session()
+        third = make_test_lsp_client()
+        third.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)(lambda params: asked.append(params))
+        await third.start_io(*SERVER_COMMAND)
+        try:
+            await start(Editor(third), root, "visual-studio-code", settings=settings)
+            await asyncio.sleep(2)
+            assert len(asked) == 1
+        finally:
+            await third.shutdown_session()
+    finally:
+        if second.capabilities is not None:
+            with contextlib.suppress(Exception):
+                await second.shutdown_session()

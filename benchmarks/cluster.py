@@ -1,0 +1,236 @@
+"""The Ray executor against the local one, and what a cluster run costs. Prints figures.
+
+    .venv/bin/python benchmarks/cluster.py [--files 200] [--big-files 10000]
+        [--bundle-files 50000] [--only overhead,throughput,bundles,resume]
+
+1. overhead: N broken files, a zero-delay agent (`sed`, about 1 ms), k=4: wall, files/s,
+   the coordinator's CPU per file (its own threads plus its child processes) for the local
+   executor and for Ray on a two-node local cluster (2 slots each, warm: a second run).
+   Per-file overhead through Ray = (Ray wall - local wall) x k / N.
+2. throughput: `--big-files` files through the same cluster: files/s, where the time goes.
+3. bundles: a `--bundle-files` repository: full bundle (size, time), and a delta bundle of
+   20 edited files.
+4. resume: a coordinator SIGKILLed mid-run, then `--resume`: finished files lost.
+Results go in docs/performance.md ("Ray executor").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from stomper_lsp.project import Project
+from stomper_lsp.sandbox.bundles import create_bundle, snapshot_parent
+from stomper_lsp.sandbox.shadow_refs import pin_run, run_ref, unpin_run
+from stomper_lsp.sandbox.snapshot import create_snapshot
+from stomper_lsp.workflow.engine import run_fix
+from stomper_lsp.workflow.executors.child_signal import restore_child_reaping
+from stomper_lsp.workflow.report import FileStatus, FixReport
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE = ROOT / "tests" / "fake_agents" / "fake_agent.py"
+STOMPER = str(Path(sys.executable).parent / "stomper")
+BROKEN = "import os\n\n\ndef check_{i}(x):\n    return x == None\n"
+SED_AGENT = ["sed", "-i", "-e", "/^import os$/d", "-e", "s/== None/is None/", "{file}"]
+SLOTS = 2
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.email=b@b", "-c", "user.name=b", *args], cwd=root,
+                   check=True, capture_output=True)
+
+
+def _repo(work: Path, name: str, broken: int, clean: int = 0) -> Path:
+    root = work / name
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["F", "E711"]\n')
+    for i in range(broken):
+        (root / f"m{i}.py").write_text(BROKEN.format(i=i))
+    for i in range(clean):
+        folder = root / "pkg" / f"d{i // 500}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"c{i}.py").write_text(f"VALUE_{i} = {i * 7919 % 1000003}\n# {i:x}\n")
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "init")
+    return root
+
+
+def _reset(root: Path) -> None:
+    _git(root, "checkout", "-q", ".")
+
+
+def _project(root: Path, **overrides: Any) -> Project:
+    settings = {"tools": ["ruff"], "agent": "command", "agent_command": SED_AGENT,
+                "max_attempts": 1, **overrides}
+    return Project.load(root, overrides=settings, trusted=True)
+
+
+async def _timed(project: Project) -> tuple[FixReport, float, float]:
+    """(report, wall s, coordinator CPU s: this process's threads + its children)."""
+    cpu = time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    report = await run_fix(project)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    child_cpu = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
+    return report, wall, time.process_time() - cpu + child_cpu
+
+
+def _line(label: str, report: FixReport, wall: float, cpu: float, files: int) -> str:
+    fixed = sum(1 for o in report.files if o.status is FileStatus.FIXED)
+    timings = ", ".join(f"{k} {v:.2f}" for k, v in report.timings.items())
+    return (f"{label:<28} wall {wall:7.2f} s  {files / wall:6.1f} files/s  coordinator CPU "
+            f"{cpu / files * 1000:6.1f} ms/file  fixed {fixed}/{files}  [{timings}]")
+
+
+def _start_cluster() -> Any:
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from stomper_lsp.workflow.executors.ray_cluster import SUBREAPER_ENV
+
+    os.environ[SUBREAPER_ENV] = "true"
+    cluster = Cluster(initialize_head=True,
+                      head_node_args={"num_cpus": 1, "resources": {"stomper_slot": SLOTS}})
+    cluster.add_node(num_cpus=1, resources={"stomper_slot": SLOTS})
+    ray.init(address=cluster.address, log_to_driver=False)
+    restore_child_reaping()
+    return cluster
+
+
+async def overhead(work: Path, files: int, cluster: Any) -> None:
+    root = _repo(work, "overhead", files)
+    print(f"\n== overhead: {files} files, sed agent, k=4 (2 nodes x {SLOTS} slots for Ray)")
+    report, wall, cpu = await _timed(_project(root, max_parallel_files=4))
+    print(_line("local", report, wall, cpu, files))
+    local_wall = wall
+    for label in ("ray (cold: first run)", "ray (warm)"):
+        report, wall, cpu = await _timed(
+            _project(root, max_parallel_files=4, executor="ray", ray_address=cluster.address)
+        )
+        print(_line(label, report, wall, cpu, files))
+    per_file = (wall - local_wall) * 4 / files * 1000
+    print(f"per-file overhead through Ray (warm), (ray wall - local wall) x k / N: "
+          f"{per_file:.1f} ms")
+
+
+async def throughput(work: Path, files: int, cluster: Any) -> None:
+    root = _repo(work, "throughput", files)
+    print(f"\n== throughput: {files} files on the 2-node cluster, sed agent, k={2 * SLOTS}")
+    report, wall, cpu = await _timed(
+        _project(root, max_parallel_files=2 * SLOTS, executor="ray", ray_address=cluster.address)
+    )
+    print(_line("ray", report, wall, cpu, files))
+    per_node = report.peak_concurrent_per_node
+    nodes: dict[str, int] = {}
+    for outcome in report.files:
+        nodes[outcome.node or "?"] = nodes.get(outcome.node or "?", 0) + 1
+    print(f"files per node {nodes}; peak per node {per_node}; "
+          f"mean per-file duration {sum(o.duration_s for o in report.files) / files:.3f} s")
+
+
+async def bundles(work: Path, files: int) -> None:
+    root = _repo(work, "bundles", 0, clean=files)
+    size = sum(p.stat().st_size for p in root.rglob("*.py"))
+    print(f"\n== bundles: {files} files, {size / 1e6:.1f} MB of Python")
+    snapshot = await create_snapshot(root, {})
+    await pin_run(snapshot.shadow_dir, "bench-full", snapshot.commit)
+    started = time.perf_counter()
+    full = await create_bundle(snapshot, run_ref("bench-full"), since=None)
+    print(f"full bundle: {len(full.data) / 1e6:.1f} MB in {time.perf_counter() - started:.2f} s")
+    edits = {f"pkg/d{i // 500}/c{i}.py": f"VALUE_{i} = 'edited {i}'\n"
+             for i in range(0, files, max(1, files // 20))}
+    second = await create_snapshot(root, edits)
+    await pin_run(second.shadow_dir, "bench-delta", second.commit)
+    parent = await snapshot_parent(second)
+    started = time.perf_counter()
+    delta = await create_bundle(second, run_ref("bench-delta"), since=parent)
+    print(f"delta bundle ({len(edits)} edited files): {len(delta.data) / 1e3:.1f} KB in "
+          f"{time.perf_counter() - started:.3f} s")
+    for run in ("bench-full", "bench-delta"):
+        await unpin_run(snapshot.shadow_dir, run)
+
+
+def resume(work: Path, cluster: Any) -> None:
+    files = 12
+    root = _repo(work, "resume", files)
+    announce = work / "announce"
+    agent = [sys.executable, str(FAKE), "{file}", "--announce", str(announce), "--sleep", "1",
+             "--replace", "import os\\n\\n\\n", "", "--replace", "== None", "is None"]
+    config = work / "stomper.toml"
+    config.write_text(f'agent = "command"\nagent_command = {json.dumps(agent)}\n'
+                      f'max_parallel_files = 4\ntools = ["ruff"]\n'
+                      f'agent_writable_dirs = [{str(announce)!r}]\n')
+    env = {**os.environ, "STOMPER_CONFIG": str(config)}
+    command = [STOMPER, "fix", "--json", "--executor", "ray", "--ray-address", cluster.address]
+    proc = subprocess.Popen(command, cwd=root, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def finished() -> set[str]:
+        records = [json.loads(p.read_text()) for p in announce.glob("*.json")]
+        return {r["target"] for r in records if "end" in r}
+
+    deadline = time.monotonic() + 120
+    while len(finished()) < files // 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    done_at_kill = finished()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    seen = {p.name for p in announce.glob("*.json")}
+    resumed = subprocess.run([*command, "--resume"], cwd=root, env=env, capture_output=True,
+                             text=True, timeout=300)
+    report = json.loads(resumed.stdout)
+    stored = {f["path"] for f in report["files"] if f["resumed"]}
+    rerun = {json.loads(p.read_text())["target"] for p in announce.glob("*.json")
+             if p.name not in seen}
+    lost = done_at_kill & rerun
+    print(f"\n== resume: {files} files, k=4, coordinator SIGKILLed after {len(done_at_kill)} "
+          f"agents finished: stored {len(stored)}, re-run {len(rerun)}, finished work lost "
+          f"{len(lost)} ({sorted(lost)})")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--big-files", type=int, default=10000)
+    parser.add_argument("--bundle-files", type=int, default=50000)
+    parser.add_argument("--only", default="overhead,throughput,bundles,resume")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    with tempfile.TemporaryDirectory(prefix="stomper-bench-cluster-") as tmp:
+        work = Path(tmp)
+        os.environ["STOMPER_OUTCOME_DB"] = str(work / "outcomes.db")
+        os.environ["STOMPER_LOG_DIR"] = str(work / "logs")
+        os.environ["STOMPER_NODE_DIR"] = str(work / "nodes")
+        cluster = _start_cluster() if only & {"overhead", "throughput", "resume"} else None
+        try:
+            if "overhead" in only:
+                await overhead(work, args.files, cluster)
+            if "throughput" in only:
+                await throughput(work, args.big_files, cluster)
+            if "bundles" in only:
+                await bundles(work, args.bundle_files)
+            if "resume" in only:
+                resume(work, cluster)
+        finally:
+            if cluster is not None:
+                import ray
+
+                ray.shutdown()
+                cluster.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
