@@ -232,3 +232,58 @@ async def _supervise(
         truncated=out.truncated or err.truncated,
         stopped=stopped,
     )
+
+
+class Dialogue:
+    """A tool kept running to answer many small requests (`git cat-file --batch`): a
+    process start per request would cost more than the answer. Same rules as
+    `run_process`: no shell, its own process group (killed by `close` and `kill_all`),
+    stderr discarded, every read bounded by a timeout."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self._proc = proc
+        self.pgid = proc.pid
+
+    @classmethod
+    async def start(
+        cls, argv: Sequence[str], *, cwd: str | Path, env: Mapping[str, str] | None = None
+    ) -> Dialogue:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=str(cwd),
+            env=dict(env) if env is not None else None,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+            limit=1024 * 1024,
+        )
+        _live_groups.add(proc.pid)
+        return cls(proc)
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.returncode is None
+
+    async def send(self, data: bytes) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(data)
+        await self._proc.stdin.drain()
+
+    async def readline(self, timeout: float) -> bytes:
+        assert self._proc.stdout is not None
+        return await asyncio.wait_for(self._proc.stdout.readline(), timeout)
+
+    async def readexactly(self, size: int, timeout: float) -> bytes:
+        assert self._proc.stdout is not None
+        return await asyncio.wait_for(self._proc.stdout.readexactly(size), timeout)
+
+    def kill(self) -> None:
+        """End it now (a reply half read cannot be resynchronized); `close` still reaps."""
+        _kill_group(self.pgid)
+
+    async def close(self) -> None:
+        _kill_group(self.pgid)
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(asyncio.wait_for(self._proc.wait(), _KILL_GRACE_S))
+        _live_groups.discard(self.pgid)

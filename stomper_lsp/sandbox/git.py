@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from stomper_lsp.process import ProcessResult, run_process
+from stomper_lsp.process import Dialogue, ProcessResult, run_process
 from stomper_lsp.sandbox.errors import SandboxError
 from stomper_lsp.sandbox.shadow_guard import restore as restore_shadow
 from stomper_lsp.sandbox.shadow_guard import shadow_of
@@ -105,6 +105,21 @@ async def run_git(
     if check and (result.timed_out or result.returncode != 0):
         raise SandboxError(describe_failure(result, cwd))
     return result
+
+
+async def start_git_dialogue(git_dir: Path, args: Sequence[str]) -> Dialogue:
+    """A long-running `git --git-dir <git_dir> <args>` (e.g. `cat-file --batch`), with the
+    same environment and shadow rules as `run_git`."""
+    environment = git_env()
+    shadow = shadow_of(git_dir)
+    if shadow is not None:
+        await asyncio.to_thread(restore_shadow, shadow)
+        environment.update(_ISOLATED)
+    argv = ["git", *_SAFE_CONFIG, "--git-dir", str(git_dir), *args]
+    try:
+        return await Dialogue.start(argv, cwd=git_dir, env=environment)
+    except OSError as exc:
+        raise SandboxError(f"git could not start in {git_dir}: {exc}") from exc
 
 
 async def run_git_dir(

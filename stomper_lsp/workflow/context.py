@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from stomper_lsp.checkers.runner import CheckRunner
 from stomper_lsp.confinement.attempts import AttemptGuard
 from stomper_lsp.project import Project
 from stomper_lsp.sandbox.pool import WorktreePool
-from stomper_lsp.sandbox.snapshot import Snapshot
+from stomper_lsp.sandbox.snapshot import Snapshot, read_snapshot_files
+from stomper_lsp.sandbox.snapshot_reader import SnapshotReader
 from stomper_lsp.workflow.circuit_breaker import CircuitBreaker
 from stomper_lsp.workflow.executors.base import Executor
 from stomper_lsp.workflow.gauges import ConcurrencyGauge
@@ -51,9 +53,16 @@ class RunContext:
     """Outcomes an interrupted earlier run already stored (`--resume`): not re-run."""
     breaker: CircuitBreaker = field(default_factory=lambda: CircuitBreaker(window=0))
     """Stops the queued files once the first ones show the agent cannot work at all."""
+    snapshot_reader: SnapshotReader | None = None
+    """Reads the snapshot's files with one running git (sandbox/snapshot_reader.py)."""
     executor_: Executor | None = None
     """Where each file's body runs (executors/); set by the engine once it is open."""
     _runners: dict[int, CheckRunner] = field(default_factory=dict)
+
+    async def read_snapshot(self, paths: Sequence[str]) -> dict[str, str | None]:
+        if self.snapshot_reader is None:
+            return await read_snapshot_files(self.snapshot, paths)
+        return await self.snapshot_reader.read(paths)
 
     @property
     def executor(self) -> Executor:

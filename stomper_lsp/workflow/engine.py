@@ -26,6 +26,7 @@ from stomper_lsp.project import Project
 from stomper_lsp.sandbox.placement import all_bases, choose_base_dir
 from stomper_lsp.sandbox.pool import WorktreePool
 from stomper_lsp.sandbox.snapshot import SandboxError, create_snapshot, locate_repository
+from stomper_lsp.sandbox.snapshot_reader import SnapshotReader
 from stomper_lsp.sandbox.sweep import sweep_bases
 from stomper_lsp.user_dirs import user_path
 from stomper_lsp.workflow.context import RunContext
@@ -103,6 +104,7 @@ async def run_fix(
     log_dir = run_logs.path
     await asyncio.to_thread(prune_run_logs, log_root())
     run_dir = Path(tempfile.mkdtemp(prefix=f"stomper-run-{run_id}-"))
+    context: RunContext | None = None
     try:
         await asyncio.to_thread(mark_run_dir, run_dir, project.root)
         async with WorktreePool(snapshot, parallel, run_id=run_id) as pool:
@@ -125,6 +127,7 @@ async def run_fix(
                 outcome_store=store,
                 run_key=key,
                 resumable=resumable,
+                snapshot_reader=SnapshotReader(snapshot),
             )
             fan_out_started = time.monotonic()
             async with open_executor(context) as executor:
@@ -136,6 +139,8 @@ async def run_fix(
             timings["fix"] = time.monotonic() - fan_out_started - timings["collect"]
             cleanup_started = time.monotonic()
     finally:
+        if context is not None and context.snapshot_reader is not None:
+            await context.snapshot_reader.close()
         await asyncio.to_thread(shutil.rmtree, run_dir, True)
         run_logs.__exit__(None, None, None)
     timings["cleanup"] = time.monotonic() - cleanup_started

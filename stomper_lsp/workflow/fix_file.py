@@ -16,7 +16,6 @@ from typing import Any, cast
 from langgraph.runtime import Runtime
 
 from stomper_lsp.checkers.model import Issue
-from stomper_lsp.sandbox.snapshot import read_snapshot_files
 from stomper_lsp.workflow.context import RunContext
 from stomper_lsp.workflow.outcome_store import StoredFile
 from stomper_lsp.workflow.report import AttemptReport, FileOutcome, FileStatus, ProgressKind
@@ -91,7 +90,7 @@ class _FilePipeline:
             # The merge needs the target's snapshot text; reading it while the agent works
             # takes it off the file's critical path.
             self._base_text = asyncio.ensure_future(
-                read_snapshot_files(self.ctx.snapshot, [self.path])
+                self.ctx.read_snapshot([self.path])
             )
             try:
                 return await self._find_and_deliver()
@@ -147,7 +146,7 @@ class _FilePipeline:
         """Reuse an interrupted run's verified outcome: merge its texts again, run nothing."""
         outcome = stored.outcome.model_copy(update={"resumed": True, "executions": 0})
         if stored.texts:
-            base = await read_snapshot_files(self.ctx.snapshot, sorted(stored.texts))
+            base = await self.ctx.read_snapshot(sorted(stored.texts))
             merged = await self.ctx.result.merge(base, stored.texts)
             if not merged.clean:
                 message = (
@@ -163,7 +162,7 @@ class _FilePipeline:
     async def _base_texts(self, paths: list[str]) -> dict[str, str | None]:
         base = dict(await self._base_text) if self._base_text else {}
         others = [path for path in paths if path not in base]
-        base.update(await read_snapshot_files(self.ctx.snapshot, others))
+        base.update(await self.ctx.read_snapshot(others))
         return base
 
     async def _merge(

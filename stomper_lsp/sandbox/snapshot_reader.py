@@ -1,0 +1,167 @@
+"""Read a snapshot's files through one long-lived `git cat-file --batch`.
+
+`read_snapshot_files` starts three git processes per call (ls-tree, update-index,
+checkout-index) so that eol and filter attributes are applied exactly as a checkout would.
+A run's coordinator reads every fixed file's snapshot text that way, and at many files a
+second that was most of its CPU. Where nothing can convert a file on checkout (no
+`.gitattributes` on its path, no `info/attributes`, no `core.autocrlf=true`, no attributes
+file in the config) the blob's bytes are the checkout's bytes, so one running cat-file
+answers from the tree objects; every other file still goes the exact way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from stomper_lsp.process import Dialogue
+from stomper_lsp.sandbox.errors import SandboxError
+from stomper_lsp.sandbox.git import run_git_dir, start_git_dialogue
+from stomper_lsp.sandbox.snapshot import (
+    Snapshot,
+    decode_text,
+    read_snapshot_files,
+    to_repo_path,
+)
+
+_READ_TIMEOUT_S = 60.0
+_REGULAR = (b"100644", b"100755")
+_TREE = b"40000"
+
+
+class SnapshotReader:
+    """Texts of one snapshot's files, as a checkout writes them; `close()` when done."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self._dialogue: Dialogue | None = None
+        self._lock = asyncio.Lock()
+        self._trees: dict[str, dict[str, tuple[bytes, bytes]] | None] = {}
+        self._exact_only: bool | None = None
+        self._hash_size = len(snapshot.commit) // 2
+
+    async def read(self, paths: Sequence[str]) -> dict[str, str | None]:
+        """Like `read_snapshot_files`: None for a path that is absent or not a file."""
+        texts: dict[str, str | None] = {}
+        exact: list[str] = []
+        async with self._lock:
+            if self._exact_only is None:
+                self._exact_only = await self._conversions_configured()
+            for path in paths:
+                found = None if self._exact_only else await self._fast(path)
+                if found is None:
+                    exact.append(path)
+                else:
+                    texts[path] = found[1] if found[0] else None
+        if exact:
+            texts.update(await read_snapshot_files(self.snapshot, exact))
+        return texts
+
+    async def close(self) -> None:
+        if self._dialogue is not None:
+            await self._dialogue.close()
+            self._dialogue = None
+
+    async def _conversions_configured(self) -> bool:
+        """True when a checkout may convert any file (then every read goes the exact way)."""
+        shadow = self.snapshot.shadow_dir
+        attributes = shadow / "info" / "attributes"
+        if await asyncio.to_thread(_non_empty, attributes):
+            return True
+        result = await run_git_dir(
+            shadow, ["config", "--get-regexp", r"^core\.(autocrlf|attributesfile)$"], check=False
+        )
+        for line in result.stdout_text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "core.attributesfile" or value.strip().lower() in ("true", "1", "yes"):
+                return True
+        return False
+
+    async def _fast(self, path: str) -> tuple[bool, str] | None:
+        """(present, text) read from the trees; None: this path needs the exact way."""
+        repo_path = to_repo_path(self.snapshot.project_prefix, path)
+        parts = PurePosixPath(repo_path).parts
+        if not parts or "\n" in repo_path:
+            return None
+        folder = ""
+        tree = await self._tree("")
+        for depth, name in enumerate(parts):
+            if tree is None:
+                return (False, "")
+            if ".gitattributes" in tree:
+                return None  # attributes may convert this file: let checkout decide
+            entry = tree.get(name)
+            if entry is None:
+                return (False, "")
+            mode, object_id = entry
+            if depth == len(parts) - 1:
+                if mode not in _REGULAR:
+                    return (False, "")
+                data = await self._object(object_id.hex(), b"blob")
+                return (True, decode_text(data)) if data is not None else None
+            if mode != _TREE:
+                return (False, "")
+            folder = f"{folder}/{name}" if folder else name
+            tree = await self._tree(folder, object_id)
+        return None
+
+    async def _tree(
+        self, folder: str, object_id: bytes | None = None
+    ) -> dict[str, tuple[bytes, bytes]] | None:
+        if folder in self._trees:
+            return self._trees[folder]
+        name = object_id.hex() if object_id is not None else f"{self.snapshot.commit}^{{tree}}"
+        data = await self._object(name, b"tree")
+        parsed = _parse_tree(data, self._hash_size) if data is not None else None
+        self._trees[folder] = parsed
+        return parsed
+
+    async def _object(self, name: str, kind: bytes) -> bytes | None:
+        dialogue = await self._running()
+        try:
+            return await self._exchange(dialogue, name, kind)
+        except BaseException:
+            dialogue.kill()  # cancelled or failed mid-reply: the stream is out of step
+            raise
+
+    async def _exchange(self, dialogue: Dialogue, name: str, kind: bytes) -> bytes | None:
+        await dialogue.send(name.encode() + b"\n")
+        header = await dialogue.readline(_READ_TIMEOUT_S)
+        if not header:
+            raise SandboxError(f"git cat-file stopped answering in {self.snapshot.shadow_dir}")
+        fields = header.split()
+        if len(fields) != 3:  # "<name> missing"
+            return None
+        size = int(fields[2])
+        data = await dialogue.readexactly(size + 1, _READ_TIMEOUT_S)
+        return data[:-1] if fields[1] == kind else None
+
+    async def _running(self) -> Dialogue:
+        if self._dialogue is None or not self._dialogue.alive:
+            self._dialogue = await start_git_dialogue(
+                self.snapshot.shadow_dir, ["cat-file", "--batch"]
+            )
+        return self._dialogue
+
+
+def _parse_tree(data: bytes, hash_size: int) -> dict[str, tuple[bytes, bytes]]:
+    """`{name: (mode, object id)}` of a raw tree object."""
+    entries: dict[str, tuple[bytes, bytes]] = {}
+    position = 0
+    while position < len(data):
+        space = data.index(b" ", position)
+        nul = data.index(b"\0", space)
+        mode = data[position:space]
+        name = os.fsdecode(data[space + 1:nul])
+        entries[name] = (mode, data[nul + 1:nul + 1 + hash_size])
+        position = nul + 1 + hash_size
+    return entries
+
+
+def _non_empty(path: os.PathLike[str]) -> bool:
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:
+        return False
