@@ -112,28 +112,49 @@ def test_program_settings_come_from_user_settings_only() -> None:
 
 @pytest.mark.slow
 def test_extension_compiles_from_its_lockfile(tmp_path: Path) -> None:
-    """`npm ci`, `tsc`, then the extension's own unit tests (settings scopes, command
-    arguments, server discovery) under node's test runner."""
+    """`npm ci`, `tsc` and the esbuild bundle (package.json's `main`), then the extension's
+    own unit tests (settings scopes, command arguments, server discovery, the status item)
+    under node's test runner."""
     npm = shutil.which("npm")
     if npm is None:
         pytest.skip("npm is not installed (Debian: apt-get install npm)")
     work = tmp_path / "vscode"
-    shutil.copytree(EXTENSION, work, ignore=shutil.ignore_patterns("node_modules", "out"))
+    shutil.copytree(EXTENSION, work, ignore=shutil.ignore_patterns("node_modules", "out", "dist"))
     assert (work / "package-lock.json").is_file(), "package-lock.json must be committed"
-    steps = ([npm, "ci", "--no-audit", "--no-fund"], [npm, "run", "compile"], [npm, "test"])
+    steps = ([npm, "ci", "--no-audit", "--no-fund"], [npm, "run", "bundle"], [npm, "test"])
     for argv in steps:
         proc = subprocess.run(
             argv, cwd=work, capture_output=True, text=True, timeout=300, check=False,
             stdin=subprocess.DEVNULL,
         )
         assert proc.returncode == 0, f"{' '.join(argv)}:\n{proc.stdout}\n{proc.stderr}"
-    compiled = work / "out" / "extension.js"
-    assert compiled.is_file()
-    text = compiled.read_text()
-    assert "exports.activate" in text and "exports.deactivate" in text
-    assert manifest()["main"] == "./out/extension.js"
+    assert manifest()["main"] == "./dist/extension.js"
+    bundle = work / "dist" / "extension.js"
+    assert bundle.is_file()
     node = shutil.which("node")
     if node is not None:
-        check = subprocess.run([node, "--check", str(compiled)], capture_output=True, text=True,
-                               timeout=60, check=False)
+        # The bundle loads with nothing but `vscode` outside it: every other module is in.
+        script = (
+            "const Module = require('module'); const load = Module._load;"
+            "Module._load = function (request, ...rest) {"
+            " if (request === 'vscode') return new Proxy({}, { get: () => function () {} });"
+            " return load.call(this, request, ...rest); };"
+            f"const ext = require({json.dumps(str(bundle))});"
+            "if (typeof ext.activate !== 'function' || typeof ext.deactivate !== 'function')"
+            " { throw new Error('activate/deactivate not exported'); }"
+        )
+        check = subprocess.run(
+            [node, "-e", script], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+            check=False,
+        )
         assert check.returncode == 0, check.stderr
+
+
+def test_the_vsix_ships_the_bundle_only() -> None:
+    """`.vscodeignore` keeps sources, tests and node_modules out of the .vsix (.ci/package
+    builds it and fails when it holds more than a handful of files)."""
+    ignore = (EXTENSION / ".vscodeignore").read_text().splitlines()
+    rules = [line for line in ignore if line and not line.startswith("#")]
+    assert rules[0] == "**" and "!dist/extension.js" in rules
+    assert "vsce package --no-dependencies" in manifest()["scripts"]["package"]
+    assert "esbuild" in manifest()["scripts"]["bundle"]
