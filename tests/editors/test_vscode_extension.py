@@ -113,7 +113,8 @@ def test_program_settings_come_from_user_settings_only() -> None:
 @pytest.mark.slow
 def test_extension_compiles_from_its_lockfile(tmp_path: Path) -> None:
     """`npm ci`, `tsc` and the esbuild bundle (package.json's `main`), then the extension's
-    own unit tests (settings scopes, command arguments, server discovery, the status item)
+    own unit tests (settings scopes, command arguments, server discovery, the status item,
+    the progress notification and its Cancel against a stand-in for VS Code)
     under node's test runner."""
     npm = shutil.which("npm")
     if npm is None:

@@ -16,6 +16,7 @@ import {
 } from "vscode-languageclient/node";
 
 import { commandArguments } from "./commandArguments";
+import { RunView } from "./runView";
 import { serverCommand } from "./launch";
 import { SECTION, SettingSpec, explicitSettings, settingSpecs } from "./settings";
 
@@ -24,6 +25,7 @@ const RELAUNCH_KEYS = ["path", "interpreter", "logFile"];
 
 let client: LanguageClient | undefined;
 let output: vscode.OutputChannel | undefined;
+let view: RunView | undefined;
 
 function settingsFor(specs: readonly SettingSpec[], scope: vscode.Uri | undefined) {
   const config = vscode.workspace.getConfiguration(SECTION, scope);
@@ -50,8 +52,9 @@ function uriString(value: unknown): string | undefined {
   return value instanceof vscode.Uri ? value.toString() : undefined;
 }
 
-function middleware(specs: readonly SettingSpec[]): Middleware {
+function middleware(specs: readonly SettingSpec[], runs: RunView): Middleware {
   return {
+    ...runs.middleware(),
     executeCommand: async (command, args, next) => {
       const actual = commandArguments(command, args, focus(), uriString);
       if (actual === undefined) {
@@ -107,15 +110,22 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
     documentSelector: [{ scheme: "file", language: "python" }],
     initializationOptions: settingsFor(specs, undefined),
     outputChannel: output,
-    middleware: middleware(specs),
+    middleware: middleware(specs, runView()),
   };
   client = new LanguageClient(SECTION, "Stomper", serverOptions, clientOptions);
+  runView().attach(client);
   await client.start();
+}
+
+function runView(): RunView {
+  view ??= new RunView(() => output?.show(true));
+  return view;
 }
 
 async function stop(): Promise<void> {
   const running = client;
   client = undefined;
+  view?.attach(undefined);
   if (running !== undefined) {
     await running.stop();
   }
@@ -142,6 +152,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
     }),
     { dispose: () => void stop() },
+    { dispose: () => view?.dispose() },
   );
   await restart(context);
 }
