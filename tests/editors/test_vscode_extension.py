@@ -107,7 +107,18 @@ def test_program_settings_come_from_user_settings_only() -> None:
     props = properties()
     machine = {key for key, spec in props.items() if spec.get("scope") == "machine"}
     assert machine == USER_ONLY_KEYS | {"path", "interpreter", "logFile"}
-    assert manifest()["capabilities"]["untrustedWorkspaces"]["supported"] is False
+
+
+def test_restricted_mode_is_limited_and_guards_program_settings() -> None:
+    """In an untrusted workspace the extension runs (diagnostics, quick fixes) with every
+    setting that names or loosens what runs restricted to the user's own settings; the
+    extension sends trustWorkspace=false and refuses fix runs (src/restricted.ts)."""
+    untrusted = manifest()["capabilities"]["untrustedWorkspaces"]
+    assert untrusted["supported"] == "limited"
+    restricted = {name.removeprefix("stomper.") for name in untrusted["restrictedConfigurations"]}
+    machine = {key for key, spec in properties().items() if spec.get("scope") == "machine"}
+    assert machine | {"agent"} == restricted
+    assert "trustWorkspace" in restricted
 
 
 @pytest.mark.slow
