@@ -121,6 +121,17 @@ def test_restricted_mode_is_limited_and_guards_program_settings() -> None:
     assert "trustWorkspace" in restricted
 
 
+def test_menu_titles_name_stomper() -> None:
+    """Context menus show a command's title without its category."""
+    commands = {c["command"]: c for c in manifest()["contributes"]["commands"]}
+    for command in commands.values():
+        assert command["title"].startswith("Stomper: "), command
+        assert "category" not in command, command  # else the palette says "Stomper: Stomper: …"
+    for menu in ("editor/context", "explorer/context"):
+        for entry in manifest()["contributes"]["menus"][menu]:
+            assert commands[entry["command"]]["title"].startswith("Stomper: "), entry
+
+
 @pytest.mark.slow
 def test_extension_compiles_from_its_lockfile(tmp_path: Path) -> None:
     """`npm ci`, `tsc` and the esbuild bundle (package.json's `main`), then the extension's
