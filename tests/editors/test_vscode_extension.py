@@ -5,6 +5,7 @@ program-naming settings readable from user settings only."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,12 +14,14 @@ from typing import Any
 import pytest
 
 from stomper_lsp.config.model import AGENT_NAMES, TOOL_NAMES, StomperConfig
+from stomper_lsp.server.run_progress import progress_message
 from stomper_lsp.server.settings import (
     ServerOptions,
     parse_settings,
     server_options,
     snake_case,
 )
+from stomper_lsp.workflow.report import ProgressEvent
 from tests.editors.server_facts import (
     EDITORS,
     USER_ONLY_KEYS,
@@ -130,6 +133,15 @@ def test_menu_titles_name_stomper() -> None:
     for menu in ("editor/context", "explorer/context"):
         for entry in manifest()["contributes"]["menus"][menu]:
             assert commands[entry["command"]]["title"].startswith("Stomper: "), entry
+
+
+def test_the_status_item_reads_the_servers_progress_messages() -> None:
+    """runStatus.ts reads "n of m" out of the server's progress text with this pattern."""
+    pattern = r"^(\d+)/(\d+) files\b"
+    assert "/^(\\d+)\\/(\\d+) files\\b/" in (EXTENSION / "src" / "runStatus.ts").read_text()
+    event = ProgressEvent(kind="merged", path="pkg/mod.py", done=3, total=10, running=2)
+    match = re.match(pattern, progress_message(event))
+    assert match and match.groups() == ("3", "10"), progress_message(event)
 
 
 @pytest.mark.slow
