@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from tests.editors.server_facts import (
     server_only_keys,
     server_setting_keys,
 )
+from tests.server.helpers import FAKE_AGENT
 
 EXTENSION = EDITORS / "vscode"
 CLIENT_COMMANDS = {"stomper.restart", "stomper.showLog"}
@@ -144,45 +146,101 @@ def test_the_status_item_reads_the_servers_progress_messages() -> None:
     assert match and match.groups() == ("3", "10"), progress_message(event)
 
 
-@pytest.mark.slow
-def test_extension_compiles_from_its_lockfile(tmp_path: Path) -> None:
-    """`npm ci`, `tsc` and the esbuild bundle (package.json's `main`), then the extension's
-    own unit tests (settings scopes, command arguments, server discovery, the status item,
-    the progress notification and its Cancel against a stand-in for VS Code)
-    under node's test runner."""
+@pytest.fixture(scope="module")
+def built_extension(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the extension after `npm ci` and `npm run bundle` (tsc, then esbuild)."""
     npm = shutil.which("npm")
     if npm is None:
         pytest.skip("npm is not installed (Debian: apt-get install npm)")
-    work = tmp_path / "vscode"
+    work = tmp_path_factory.mktemp("vscode") / "vscode"
     shutil.copytree(EXTENSION, work, ignore=shutil.ignore_patterns("node_modules", "out", "dist"))
     assert (work / "package-lock.json").is_file(), "package-lock.json must be committed"
-    steps = ([npm, "ci", "--no-audit", "--no-fund"], [npm, "run", "bundle"], [npm, "test"])
-    for argv in steps:
+    for argv in ([npm, "ci", "--no-audit", "--no-fund"], [npm, "run", "bundle"]):
         proc = subprocess.run(
             argv, cwd=work, capture_output=True, text=True, timeout=300, check=False,
             stdin=subprocess.DEVNULL,
         )
         assert proc.returncode == 0, f"{' '.join(argv)}:\n{proc.stdout}\n{proc.stderr}"
+    return work
+
+
+@pytest.mark.slow
+def test_extension_compiles_from_its_lockfile(built_extension: Path, tmp_path: Path) -> None:
+    """The bundle (package.json's `main`) loads with only `vscode` outside it, and the
+    extension's own unit tests pass under node's test runner: settings scopes, command
+    arguments, server discovery, Restricted Mode, the status item, and the progress
+    notification and its Cancel against a stand-in for VS Code."""
+    npm = shutil.which("npm")
+    assert npm is not None
+    proc = subprocess.run(
+        [npm, "test"], cwd=built_extension, capture_output=True, text=True, timeout=300,
+        check=False, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, f"npm test:\n{proc.stdout}\n{proc.stderr}"
     assert manifest()["main"] == "./dist/extension.js"
-    bundle = work / "dist" / "extension.js"
+    bundle = built_extension / "dist" / "extension.js"
     assert bundle.is_file()
     node = shutil.which("node")
-    if node is not None:
-        # The bundle loads with nothing but `vscode` outside it: every other module is in.
-        script = (
-            "const Module = require('module'); const load = Module._load;"
-            "Module._load = function (request, ...rest) {"
-            " if (request === 'vscode') return new Proxy({}, { get: () => function () {} });"
-            " return load.call(this, request, ...rest); };"
-            f"const ext = require({json.dumps(str(bundle))});"
-            "if (typeof ext.activate !== 'function' || typeof ext.deactivate !== 'function')"
-            " { throw new Error('activate/deactivate not exported'); }"
-        )
-        check = subprocess.run(
-            [node, "-e", script], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-            check=False,
-        )
-        assert check.returncode == 0, check.stderr
+    assert node is not None
+    script = (
+        "const Module = require('module'); const load = Module._load;"
+        "Module._load = function (request, ...rest) {"
+        " if (request === 'vscode') return new Proxy({}, { get: () => function () {} });"
+        " return load.call(this, request, ...rest); };"
+        f"const ext = require({json.dumps(str(bundle))});"
+        "if (typeof ext.activate !== 'function' || typeof ext.deactivate !== 'function')"
+        " { throw new Error('activate/deactivate not exported'); }"
+    )
+    check = subprocess.run(
+        [node, "-e", script], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.slow
+def test_the_real_extension_cancels_a_run_from_its_notification(
+    built_extension: Path, tmp_path: Path
+) -> None:
+    """The bundled extension, vscode-languageclient inside, under node with a recording
+    stand-in for VS Code (src/test/driveExtension.ts) and a real server: Fix all shows a
+    cancellable notification (not the client's status-bar progress), its Cancel stops the
+    run through window/workDoneProgress/cancel, and cancel with nothing running says so."""
+    node = shutil.which("node")
+    assert node is not None
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "mod.py").write_text("import os\n")
+    for argv in (["init", "-q"], ["add", "."], ["commit", "-qm", "init"]):
+        subprocess.run(["git", *argv], cwd=root, check=True, capture_output=True)
+    settings = {
+        "interpreter": [sys.executable],
+        "tools": ["ruff"],
+        "agent": "command",
+        "agentCommand": [sys.executable, str(FAKE_AGENT), "{file}", "--hang"],
+        "maxAttempts": 1,
+    }
+    proc = subprocess.run(
+        [node, str(built_extension / "out" / "test" / "driveExtension.js"),
+         str(built_extension), str(root), json.dumps(settings)],
+        capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    assert seen["result"]["started"] is True
+    assert seen["output"] == [
+        f"Starting the server (from stomper.interpreter): {sys.executable} -m stomper_lsp"
+    ]
+    notification = seen["notification"]
+    assert notification["options"] == {
+        "location": 15, "title": "Stomper: fixing proj", "cancellable": True,
+    }  # 15: vscode.ProgressLocation.Notification
+    assert any("1 running" in (r.get("message") or "") for r in notification["reports"])
+    assert seen["statusWhileFixing"] == "$(sync~spin) Stomper: fixing 0 of 1"
+    assert seen["statusAfter"] == "$(check) Stomper"
+    assert seen["cancelled"]["message"] == "Stomper: fix run cancelled; nothing was changed."
+    assert seen["nothing"]["message"] == "Stomper: no fix run to cancel."
+    assert (root / "mod.py").read_text() == "import os\n"
 
 
 def test_the_vsix_ships_the_bundle_only() -> None:
