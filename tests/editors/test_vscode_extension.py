@@ -5,6 +5,7 @@ program-naming settings readable from user settings only."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -198,39 +199,52 @@ def test_extension_compiles_from_its_lockfile(built_extension: Path, tmp_path: P
     assert check.returncode == 0, check.stderr
 
 
+def drive(
+    extension: Path, root: Path, scenario: str, *, path: str | None = None, **options: object
+) -> dict[str, Any]:
+    """Run src/test/driveExtension.ts: the real bundled extension, vscode-languageclient
+    inside, under node with a recording stand-in for VS Code, against a real server."""
+    node = shutil.which("node")
+    assert node is not None
+    env = dict(os.environ, PATH=path) if path is not None else None
+    proc = subprocess.run(
+        [node, str(extension / "out" / "test" / "driveExtension.js"), str(extension), str(root),
+         scenario, json.dumps(options)],
+        capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen: dict[str, Any] = json.loads(proc.stdout)
+    return seen
+
+
+def project(root: Path, text: str) -> Path:
+    root.mkdir()
+    (root / "mod.py").write_text(text)
+    for argv in (["init", "-q"], ["add", "."], ["commit", "-qm", "init"]):
+        subprocess.run(["git", *argv], cwd=root, check=True, capture_output=True)
+    return root
+
+
+INTERPRETER = {"interpreter": [sys.executable], "tools": ["ruff"]}
+STARTED_FROM_INTERPRETER = [
+    f"Starting the server (from stomper.interpreter): {sys.executable} -m stomper_lsp"
+]
+
+
 @pytest.mark.slow
 def test_the_real_extension_cancels_a_run_from_its_notification(
     built_extension: Path, tmp_path: Path
 ) -> None:
-    """The bundled extension, vscode-languageclient inside, under node with a recording
-    stand-in for VS Code (src/test/driveExtension.ts) and a real server: Fix all shows a
-    cancellable notification (not the client's status-bar progress), its Cancel stops the
-    run through window/workDoneProgress/cancel, and cancel with nothing running says so."""
-    node = shutil.which("node")
-    assert node is not None
-    root = tmp_path / "proj"
-    root.mkdir()
-    (root / "mod.py").write_text("import os\n")
-    for argv in (["init", "-q"], ["add", "."], ["commit", "-qm", "init"]):
-        subprocess.run(["git", *argv], cwd=root, check=True, capture_output=True)
-    settings = {
-        "interpreter": [sys.executable],
-        "tools": ["ruff"],
-        "agent": "command",
-        "agentCommand": [sys.executable, str(FAKE_AGENT), "{file}", "--hang"],
-        "maxAttempts": 1,
-    }
-    proc = subprocess.run(
-        [node, str(built_extension / "out" / "test" / "driveExtension.js"),
-         str(built_extension), str(root), json.dumps(settings)],
-        capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
-    )
-    assert proc.returncode == 0, proc.stderr
-    seen = json.loads(proc.stdout)
+    """Fix all shows a cancellable notification (not the client's status-bar progress), its
+    Cancel stops the run through window/workDoneProgress/cancel, the status item follows,
+    and cancel with nothing running says so."""
+    root = project(tmp_path / "proj", "import os\n")
+    hanging = [sys.executable, str(FAKE_AGENT), "{file}", "--hang"]
+    settings = {**INTERPRETER, "agent": "command", "agentCommand": hanging, "maxAttempts": 1}
+    seen = drive(built_extension, root, "cancel", settings=settings)
     assert seen["result"]["started"] is True
-    assert seen["output"] == [
-        f"Starting the server (from stomper.interpreter): {sys.executable} -m stomper_lsp"
-    ]
+    assert seen["output"] == STARTED_FROM_INTERPRETER
     notification = seen["notification"]
     assert notification["options"] == {
         "location": 15, "title": "Stomper: fixing proj", "cancellable": True,
@@ -241,6 +255,62 @@ def test_the_real_extension_cancels_a_run_from_its_notification(
     assert seen["cancelled"]["message"] == "Stomper: fix run cancelled; nothing was changed."
     assert seen["nothing"]["message"] == "Stomper: no fix run to cancel."
     assert (root / "mod.py").read_text() == "import os\n"
+
+
+@pytest.mark.slow
+def test_the_real_extensions_summary_has_show_log(built_extension: Path, tmp_path: Path) -> None:
+    root = project(tmp_path / "proj", "import os\nimport sys\n\nprint(sys)\n")
+    seen = drive(built_extension, root, "summary", settings=INTERPRETER)
+    summary = seen["summary"]
+    assert summary["message"].startswith("Stomper: 1 file fixed (1 issue), 0 issues left.")
+    assert summary["actions"] == ["Show log"]  # clicked: the driver waited for the log
+    assert seen["statusAfter"] == "$(check) Stomper"
+    assert "Last run: 1 file fixed" in seen["statusTooltip"]
+
+
+@pytest.mark.slow
+def test_the_real_extension_in_restricted_mode(built_extension: Path, tmp_path: Path) -> None:
+    """The server still starts (diagnostics, quick fixes); the user is told what is off,
+    and Fix all is refused before it reaches the server."""
+    root = project(tmp_path / "proj", "import os\n")
+    seen = drive(built_extension, root, "restricted", settings=INTERPRETER, trusted=False)
+    assert seen["output"] == STARTED_FROM_INTERPRETER
+    assert seen["notice"]["message"].startswith("Stomper is in Restricted Mode")
+    assert seen["notice"]["actions"] == ["Manage Workspace Trust"]
+    assert "fix runs are off in Restricted Mode" in seen["warning"]["message"]
+    assert seen["refused"] is None and seen["notifications"] == 0
+
+
+@pytest.mark.slow
+def test_the_real_extension_finds_the_python_extensions_interpreter(
+    built_extension: Path, tmp_path: Path
+) -> None:
+    root = project(tmp_path / "proj", "import os\n")
+    node = shutil.which("node")
+    assert node is not None
+    bare_path = os.pathsep.join(str(Path(p).parent) for p in (node, "/bin/sh"))
+    if shutil.which("stomper-lsp", path=bare_path):
+        pytest.skip(f"stomper-lsp is installed system-wide ({bare_path}): PATH would win")
+    seen = drive(built_extension, root, "started", path=bare_path, settings={},
+                 python=sys.executable)
+    assert seen["output"] == [
+        f"Starting the server (from the Python extension's interpreter): {sys.executable}"
+        " -m stomper_lsp"
+    ]
+    # The workspace's own interpreter is passed over (and not run): every place is named,
+    # and Open Settings lands on the remote's settings in a remote window.
+    venv = root / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(sys.executable)
+    seen = drive(built_extension, root, "missing", path=bare_path, settings={},
+                 python=str(venv / "python"), remoteName="ssh-remote")
+    error = seen["error"]["message"]
+    for tried in ("stomper.path (not set)", "stomper.interpreter (not set)",
+                  f"the Python extension's interpreter {venv / 'python'} (it is inside the "
+                  "workspace", "`stomper-lsp` on PATH (not found)"):
+        assert tried in error, error
+    assert seen["opened"] == ["workbench.action.openRemoteSettings",
+                              {"query": "@ext:stomper.stomper"}]
 
 
 def test_the_vsix_ships_the_bundle_only() -> None:

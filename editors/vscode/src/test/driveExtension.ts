@@ -1,14 +1,21 @@
 // Runs the real bundled extension (dist/extension.js, with vscode-languageclient inside)
-// under node against a real Stomper server, with the recording stand-in for VS Code:
-// activate, "Stomper: Fix all", wait for the run's progress notification, press its
-// Cancel, and report what VS Code was asked to show as JSON on stdout.
+// under node against a real Stomper server, with the recording stand-in for VS Code, and
+// reports what VS Code was asked to show as JSON on stdout.
 // tests/editors/test_vscode_extension.py drives it; not a node:test file on its own.
 //
-// argv: <extension folder> <project root> <settings JSON (stomper.* keys, user settings)>
+// argv: <extension folder> <project root> <scenario> <JSON: {settings, trusted, remoteName}>
+// scenarios:
+//   cancel     Fix all, wait for the run's notification, press its Cancel, then cancel again
+//   summary    Fix all to the end, press the summary's Show log
+//   restricted (untrusted workspace) Fix all is refused
+//   missing    no server anywhere: the error, then its Open Settings
+//   started    the server starts (which command: the output's first line)
 
 import * as path from "node:path";
 
 import { FakeUri, FakeVscode } from "./fakeVscode";
+
+const vscode = new FakeVscode();
 
 async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 30000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -24,13 +31,94 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 30
   }
 }
 
-const vscode = new FakeVscode();
+const notificationShown = () =>
+  vscode.progress.find((p) => p.options.location === vscode.module.ProgressLocation.Notification);
+
+async function command(id: string): Promise<unknown> {
+  const run = await until(id, () => vscode.commands.get(id));
+  return run();
+}
+
+const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
+  async cancel() {
+    const result = await command("stomper.fixAll");
+    const notification = await until("the progress notification", notificationShown);
+    await until("the agent to run", () =>
+      notification.reports.some((r) => (r.message ?? "").includes("1 running")));
+    const statusWhileFixing = vscode.item.text;
+    notification.cancel(); // the Cancel button
+    await until("the notification to close", () => notification.settled);
+    const cancelled = await until("the cancel message", () =>
+      vscode.messages.find((m) => m.message.includes("cancelled")));
+    await command("stomper.cancel");
+    const nothing = await until("the nothing-to-cancel message", () =>
+      vscode.messages.find((m) => m.message.includes("no fix run to cancel")));
+    return {
+      result,
+      notification: { options: notification.options, reports: notification.reports },
+      statusWhileFixing,
+      statusAfter: vscode.item.text,
+      cancelled,
+      nothing,
+    };
+  },
+
+  async summary() {
+    vscode.choice = "Show log";
+    const result = await command("stomper.fixAll");
+    const notification = await until("the progress notification", notificationShown);
+    await until("the notification to close", () => notification.settled, 60000);
+    const summary = await until("the summary", () =>
+      vscode.messages.find((m) => m.message.includes("issue")));
+    await until("the log", () => vscode.outputShown > 0);
+    return { result, summary, statusAfter: vscode.item.text, statusTooltip: vscode.item.tooltip };
+  },
+
+  async restricted() {
+    const refused = await command("stomper.fixAll");
+    const warning = await until("the refusal", () =>
+      vscode.messages.find((m) => m.message.includes("fix runs are off")));
+    return {
+      refused: refused ?? null,
+      notice: vscode.messages[0],
+      warning,
+      notifications: vscode.progress.length,
+    };
+  },
+
+  async started() {
+    await command("stomper.fixAll"); // registered once the server answered initialize
+    return {};
+  },
+
+  async missing() {
+    const error = await until("the error", () => vscode.messages.find((m) => m.severity === "error"));
+    const opened = await until("Open Settings", () =>
+      vscode.executed.find((args) => String(args[0]).includes("Settings")));
+    return { error, opened };
+  },
+};
 
 async function main(): Promise<void> {
-  const [extensionDir, root, settings] = process.argv.slice(2);
-  vscode.settings = JSON.parse(settings);
+  const [extensionDir, root, scenario, options] = process.argv.slice(2);
+  const given = JSON.parse(options) as {
+    settings: Record<string, unknown>;
+    trusted?: boolean;
+    remoteName?: string;
+    /** The interpreter a stand-in Python extension (ms-python.python) has selected. */
+    python?: string;
+  };
+  vscode.settings = given.settings;
+  vscode.trusted = given.trusted ?? true;
+  vscode.module.env.remoteName = given.remoteName;
   vscode.folders = [{ uri: FakeUri.file(root), name: path.basename(root), index: 0 }];
+  if (given.python !== undefined) {
+    vscode.pythonExtension(given.python);
+  }
   vscode.install();
+  if (scenario === "missing") {
+    vscode.choice = "Open Settings"; // clicked on the error activation shows
+  }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const extension = require(path.join(extensionDir, "dist", "extension.js"));
   const context = {
@@ -42,34 +130,12 @@ async function main(): Promise<void> {
       packageJSON: require(path.join(extensionDir, "package.json")),
     },
   };
-  const started = Date.now();
   await extension.activate(context);
-  // The client registers the server's commands once the server advertises them.
-  const fixAll = await until("stomper.fixAll", () => vscode.commands.get("stomper.fixAll"));
-  const result = await fixAll();
-  const notification = await until("the progress notification", () =>
-    vscode.progress.find((p) => p.options.location === vscode.module.ProgressLocation.Notification));
-  await until("the agent to run", () =>
-    notification.reports.some((r) => (r.message ?? "").includes("1 running")));
-  const statusWhileFixing = vscode.item.text;
-  notification.cancel(); // the Cancel button
-  await until("the notification to close", () => notification.settled);
-  const cancelled = await until("the cancel message", () =>
-    vscode.messages.find((m) => m.message.includes("cancelled")));
-  const cancelNothing = vscode.commands.get("stomper.cancel")!;
-  await cancelNothing();
-  const nothing = await until("the nothing-to-cancel message", () =>
-    vscode.messages.find((m) => m.message.includes("no fix run to cancel")));
+  const seen = await scenarios[scenario]();
   await extension.deactivate();
   process.stdout.write(JSON.stringify({
-    result,
-    notification: { options: notification.options, reports: notification.reports },
-    statusWhileFixing,
-    statusAfter: vscode.item.text,
-    cancelled,
-    nothing,
+    ...seen,
     output: vscode.output.filter((line) => line.startsWith("Starting the server")),
-    seconds: (Date.now() - started) / 1000,
   }));
 }
 

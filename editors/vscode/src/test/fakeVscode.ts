@@ -69,6 +69,7 @@ export class FakeVscode {
   readonly executed: unknown[][] = [];
   readonly item = { text: "", tooltip: "", name: "", command: undefined as unknown, show() {}, dispose() {} };
   readonly output: string[] = [];
+  outputShown = 0;
   /** What the user clicks on the next message. */
   choice: string | undefined;
   /** The user's settings (`stomper.*` keys without the prefix), as `inspect().globalValue`. */
@@ -98,6 +99,7 @@ export class FakeVscode {
         };
       },
       onDidGrantWorkspaceTrust: () => absorb(),
+      applyEdit: async () => true,
       onDidChangeConfiguration: () => absorb(),
     },
     ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
@@ -110,7 +112,8 @@ export class FakeVscode {
         name: "Stomper",
         append: (text: string) => this.output.push(text),
         appendLine: (text: string) => this.output.push(text),
-        replace: () => {}, clear: () => {}, show: () => {}, hide: () => {}, dispose: () => {},
+        replace: () => {}, clear: () => {}, show: () => { this.outputShown += 1; },
+        hide: () => {}, dispose: () => {},
       }),
       createStatusBarItem: () => this.item,
       withProgress: (
@@ -142,6 +145,20 @@ export class FakeVscode {
   constructor() {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     fake = this;
+  }
+
+  /** Install a stand-in Python extension whose selected interpreter is `interpreter`. */
+  pythonExtension(interpreter: string): void {
+    const environments = {
+      getActiveEnvironmentPath: () => ({ id: interpreter, path: interpreter }),
+      resolveEnvironment: async () => ({ executable: { uri: FakeUri.file(interpreter) } }),
+      onDidChangeActiveEnvironmentPath: () => ({ dispose() {} }),
+    };
+    const extension = {
+      id: "ms-python.python", isActive: true, activate: async () => {}, exports: { environments },
+    };
+    this.module.extensions.getExtension = ((id: string) =>
+      id === "ms-python.python" ? extension : undefined) as () => undefined;
   }
 
   private message(severity: MessageCall["severity"], message: string, actions: string[]) {
