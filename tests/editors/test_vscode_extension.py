@@ -279,6 +279,7 @@ def test_the_real_extension_in_restricted_mode(built_extension: Path, tmp_path: 
     assert seen["notice"]["actions"] == ["Manage Workspace Trust"]
     assert "fix runs are off in Restricted Mode" in seen["warning"]["message"]
     assert seen["refused"] is None and seen["notifications"] == 0
+    assert seen["status"] == "$(shield) Stomper"
 
 
 @pytest.mark.slow

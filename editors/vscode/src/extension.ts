@@ -38,6 +38,8 @@ import {
   settingSpecs,
 } from "./settings";
 
+const RESTRICTED_NOTICE_SHOWN = "stomper.restrictedNoticeShown";
+
 /** A change to one of these needs a new server process. */
 const RELAUNCH_KEYS = ["path", "interpreter", "logFile", "trustWorkspace"];
 
@@ -162,7 +164,10 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
     watchInterpreter(context);
   }
   const argv = found.argv;
+  output ??= vscode.window.createOutputChannel("Stomper");
+  runView().restricted(!trusted);
   if (argv === undefined) {
+    output.appendLine(notFoundMessage(found.tried));
     const choice = await vscode.window.showErrorMessage(notFoundMessage(found.tried), "Open Settings");
     if (choice === "Open Settings") {
       openSettings(context);
@@ -183,7 +188,6 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
     // a `stomper_lsp` package found there.
     options: { cwd: context.extensionPath },
   };
-  output ??= vscode.window.createOutputChannel("Stomper");
   output.appendLine(`Starting the server (from ${found.source}): ${[argv[0], ...args].join(" ")}`);
   if (!trusted) {
     output.appendLine(RESTRICTED_NOTICE);
@@ -224,7 +228,10 @@ async function restart(context: vscode.ExtensionContext): Promise<void> {
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  if (!vscode.workspace.isTrusted) {
+  output ??= vscode.window.createOutputChannel("Stomper");
+  if (!vscode.workspace.isTrusted && !context.workspaceState.get<boolean>(RESTRICTED_NOTICE_SHOWN)) {
+    // Once per workspace: the log, the status item and any refused fix run repeat it.
+    void context.workspaceState.update(RESTRICTED_NOTICE_SHOWN, true);
     void offerTrust(RESTRICTED_NOTICE);
   }
   context.subscriptions.push(

@@ -33,6 +33,8 @@ export function filesDone(message: string | undefined): { done: number; total: n
 }
 
 export class RunStatus {
+  /** Restricted Mode (an untrusted workspace): fix runs are off. */
+  restricted = false;
   private readonly runs = new Map<string, Run>();
   private checks = 0;
   private lastSummary: string | undefined;
@@ -117,6 +119,15 @@ export class RunStatus {
         state: "checking",
         text: "$(sync~spin) Stomper: checking",
         tooltip: `Stomper is running ruff and mypy.${last}\nClick to show the log.`,
+        click: "showLog",
+      };
+    }
+    if (this.restricted) {
+      return {
+        state: "idle",
+        text: "$(shield) Stomper",
+        tooltip: "Stomper in Restricted Mode: diagnostics and quick fixes only; fix runs are " +
+          "off until you trust this folder.\nClick to show the log.",
         click: "showLog",
       };
     }

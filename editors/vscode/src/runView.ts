@@ -56,6 +56,12 @@ export class RunView implements vscode.Disposable {
     this.item.show();
   }
 
+  /** Restricted Mode: the status item says so (fix runs are off). */
+  restricted(on: boolean): void {
+    this.status.restricted = on;
+    this.render();
+  }
+
   /** The client whose runs are shown (undefined: stopped; every run is over). */
   attach(client: LanguageClient | undefined): void {
     this.client = client;

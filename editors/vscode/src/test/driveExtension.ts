@@ -79,6 +79,7 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
     const warning = await until("the refusal", () =>
       vscode.messages.find((m) => m.message.includes("fix runs are off")));
     return {
+      status: vscode.item.text,
       refused: refused ?? null,
       notice: vscode.messages[0],
       warning,
@@ -124,6 +125,10 @@ async function main(): Promise<void> {
   const context = {
     subscriptions: [] as { dispose(): unknown }[],
     extensionPath: extensionDir,
+    workspaceState: (() => {
+      const state = new Map<string, unknown>();
+      return { get: (key: string) => state.get(key), update: async (key: string, value: unknown) => { state.set(key, value); } };
+    })(),
     extension: {
       id: "stomper.stomper",
       // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -92,3 +92,12 @@ test("the run's summary gets a Show log button, once; warnings and errors always
   assert.deepEqual(messageActions(MessageType.Warning, false), ["Show log"]);
   assert.deepEqual(messageActions(MessageType.Error, false), ["Show log"]);
 });
+
+test("Restricted Mode shows on the idle item", () => {
+  const status = new RunStatus();
+  status.restricted = true;
+  assert.equal(status.view().text, "$(shield) Stomper");
+  assert.match(status.view().tooltip, /Restricted Mode.*fix runs are off/);
+  status.checkStarted();
+  assert.equal(status.view().state, "checking");
+});
