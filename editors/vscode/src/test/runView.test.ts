@@ -95,3 +95,22 @@ test("a stopped client closes the notifications of its runs", async () => {
   assert.equal(vscode.item.text, "$(check) Stomper");
   view.dispose();
 });
+
+test("a slow diagnostics pull shows checking; a quick one does not flicker", async () => {
+  const view = new RunView(() => {});
+  view.attach(new FakeClient() as never);
+  const pull = view.middleware().provideDiagnostics!;
+  const answer = (ms: number) => () =>
+    new Promise((resolve) => setTimeout(() => resolve({ kind: "full", items: [] }), ms));
+  const texts: string[] = [];
+  const watch = setInterval(() => texts.push(vscode.item.text), 20);
+  await pull("file:///a.py" as never, undefined, {} as never, answer(50) as never);
+  assert.ok(!texts.includes("$(sync~spin) Stomper: checking"), "a 50 ms pull stays idle");
+  const slow = pull("file:///a.py" as never, undefined, {} as never, answer(700) as never);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(vscode.item.text, "$(sync~spin) Stomper: checking");
+  await slow;
+  clearInterval(watch);
+  assert.equal(vscode.item.text, "$(check) Stomper");
+  view.dispose();
+});
