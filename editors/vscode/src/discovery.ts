@@ -15,6 +15,8 @@ export type PythonChoice =
   | { missing: string }; // why there is none, e.g. "the Python extension is not installed"
 
 export interface DiscoveryInputs {
+  /** The user's home folder: `~` and `${userHome}` in the settings stand for it. */
+  home?: string;
   /** `stomper.path` from the user settings. */
   path?: readonly string[];
   /** `stomper.interpreter` from the user settings. */
@@ -52,18 +54,31 @@ export function insideAny(file: string, folders: readonly string[]): boolean {
   });
 }
 
+/** `~/x` and `${userHome}/x` in a program path, as users write them in settings. */
+export function expandHome(program: string, home: string | undefined): string {
+  if (home === undefined) {
+    return program;
+  }
+  if (program === "~" || program.startsWith("~/") || program.startsWith("~\\")) {
+    return home + program.slice(1);
+  }
+  return program.replace(/^\$\{userHome\}/, home);
+}
+
 export async function discoverServer(
   inputs: DiscoveryInputs,
   probes: DiscoveryProbes,
 ): Promise<Discovery> {
   const tried: string[] = [];
   if (inputs.path && inputs.path.length > 0) {
-    return { argv: [...inputs.path], source: "stomper.path", tried };
+    const [program, ...rest] = inputs.path;
+    return { argv: [expandHome(program, inputs.home), ...rest], source: "stomper.path", tried };
   }
   tried.push("stomper.path (not set)");
   if (inputs.interpreter && inputs.interpreter.length > 0) {
+    const [program, ...rest] = inputs.interpreter;
     return {
-      argv: [...inputs.interpreter, "-m", MODULE],
+      argv: [expandHome(program, inputs.home), ...rest, "-m", MODULE],
       source: "stomper.interpreter",
       tried,
     };

@@ -7,6 +7,7 @@
 // (and refuses fix runs in Restricted Mode). Only restart and showLog are handled here;
 // runView.ts shows the runs.
 
+import * as os from "os";
 import * as vscode from "vscode";
 import {
   ConfigurationParams,
@@ -144,6 +145,7 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
   const folders = vscode.workspace.workspaceFolders ?? [];
   const found = await discoverServer(
     {
+      home: os.homedir(),
       path: userSetting<string[]>("path"),
       interpreter: userSetting<string[]>("interpreter"),
       // The Python extension's interpreter is not even asked for in Restricted Mode.

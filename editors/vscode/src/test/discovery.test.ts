@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { DiscoveryInputs, discoverServer, insideAny, notFoundMessage } from "../discovery";
+import { DiscoveryInputs, discoverServer, expandHome, insideAny, notFoundMessage } from "../discovery";
 
 const base: DiscoveryInputs = {
   python: { missing: "the Python extension is not installed" },
@@ -99,4 +99,17 @@ test("insideAny: a path in a folder, not one that merely shares its prefix", () 
   assert.equal(insideAny("/home/me/proj", ["/home/me/proj"]), true);
   assert.equal(insideAny("/home/me/project2/bin/python", ["/home/me/proj"]), false);
   assert.equal(insideAny("/usr/bin/python3", ["/home/me/proj", "/srv/x"]), false);
+});
+
+test("~ and ${userHome} in stomper.path and stomper.interpreter mean the home folder", async () => {
+  assert.equal(expandHome("~/.venvs/s/bin/stomper-lsp", "/home/me"), "/home/me/.venvs/s/bin/stomper-lsp");
+  assert.equal(expandHome("${userHome}/bin/x", "/home/me"), "/home/me/bin/x");
+  assert.equal(expandHome("/opt/~x", "/home/me"), "/opt/~x");
+  assert.equal(expandHome("~other/x", "/home/me"), "~other/x");
+  const found = await discoverServer(
+    { ...base, home: "/home/me", interpreter: ["~/.venvs/s/bin/python"] }, probes());
+  assert.deepEqual(found.argv, ["/home/me/.venvs/s/bin/python", "-m", "stomper_lsp"]);
+  const explicit = await discoverServer(
+    { ...base, home: "/home/me", path: ["~/bin/stomper-lsp", "--log-level", "debug"] }, probes());
+  assert.deepEqual(explicit.argv, ["/home/me/bin/stomper-lsp", "--log-level", "debug"]);
 });
