@@ -121,7 +121,6 @@ async function main(): Promise<void> {
   if (scenario === "missing") {
     vscode.choice = "Open Settings"; // clicked on the error activation shows
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const extension = require(path.join(extensionDir, "dist", "extension.js"));
   const context = {
     subscriptions: [] as { dispose(): unknown }[],
@@ -132,7 +131,6 @@ async function main(): Promise<void> {
     })(),
     extension: {
       id: "stomper.stomper",
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       packageJSON: require(path.join(extensionDir, "package.json")),
     },
   };

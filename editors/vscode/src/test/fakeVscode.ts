@@ -59,7 +59,6 @@ export interface MessageCall {
   actions: string[];
 }
 
-// eslint-disable-next-line prefer-const
 let fake: FakeVscode;
 
 export class FakeVscode {
@@ -143,7 +142,6 @@ export class FakeVscode {
   };
 
   constructor() {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
     fake = this;
   }
 

@@ -10,7 +10,6 @@ import { FakeVscode } from "./fakeVscode";
 const vscode = new FakeVscode();
 vscode.install();
 // Loaded after the stand-in is installed (the module imports "vscode").
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { RunView } = require("../runView") as typeof import("../runView");
 
 class FakeClient {
