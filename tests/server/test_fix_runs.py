@@ -73,6 +73,8 @@ async def test_fix_all_with_the_ruff_agent(editor: Editor, preset: str, tmp_path
     assert any(re.fullmatch(r"\d+/2 files · \d+ running.*", r.message or "") for r in reports)
     assert [r.percentage for r in reports] == sorted(r.percentage for r in reports)
     assert isinstance(end, types.WorkDoneProgressEnd) and "2 files fixed" in (end.message or "")
+    # The VS Code extension recognises the summary (for its Show log button) by this.
+    assert end.message and message.endswith(end.message)
     assert no_sandbox_left()
 
 

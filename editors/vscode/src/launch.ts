@@ -1,6 +1,7 @@
-// How the extension finds the server: stomper.path, else `<stomper.interpreter> -m
-// stomper_lsp`, else `stomper-lsp` on PATH. No vscode import (unit-tested under node).
+// The probes server discovery (discovery.ts) uses: PATH lookup and "is Stomper installed
+// in this interpreter". No vscode import (unit-tested under node).
 
+import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 
@@ -33,18 +34,18 @@ export function onPath(
   return undefined;
 }
 
-/** The server's argv (without --log-file), or undefined when nothing is found. */
-export function serverCommand(
-  explicit: readonly string[] | undefined,
-  interpreter: readonly string[] | undefined,
-  find: (name: string) => string | undefined = (name) => onPath(name),
-): string[] | undefined {
-  if (explicit && explicit.length > 0) {
-    return [...explicit];
-  }
-  if (interpreter && interpreter.length > 0) {
-    return [...interpreter, "-m", "stomper_lsp"];
-  }
-  const found = find("stomper-lsp");
-  return found ? [found] : undefined;
+/**
+ * Whether `interpreter` can import `module`, without importing it (find_spec). Runs in
+ * `cwd` (never a workspace folder: Python puts the current directory on sys.path).
+ */
+export function hasModule(
+  interpreter: string,
+  module: string,
+  cwd: string,
+  timeoutMs = 15000,
+): Promise<boolean> {
+  const code = `import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(${JSON.stringify(module)}) else 3)`;
+  return new Promise((resolve) => {
+    execFile(interpreter, ["-c", code], { cwd, timeout: timeoutMs }, (error) => resolve(error === null));
+  });
 }

@@ -57,3 +57,19 @@ export function explicitSettings(
   }
   return settings;
 }
+
+/**
+ * The command (and its argument) that opens the Settings editor on Stomper's settings in
+ * the tab where they take effect: machine-scoped settings (stomper.path and the other
+ * program-naming ones) are read from the remote's settings in a remote window, so the
+ * local User tab would show settings that do nothing there.
+ */
+export function openSettingsCommand(
+  remoteName: string | undefined,
+  extensionId: string,
+): [string, { query: string }] {
+  const query = { query: `@ext:${extensionId}` };
+  return remoteName
+    ? ["workbench.action.openRemoteSettings", query]
+    : ["workbench.action.openSettings", query];
+}

@@ -1,22 +1,11 @@
 import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 
-import { onPath, serverCommand } from "../launch";
-
-const nowhere = () => undefined;
-
-test("stomper.path wins, then the interpreter, then PATH", () => {
-  assert.deepEqual(serverCommand(["/opt/stomper-lsp", "--log-level", "debug"], ["/py"], nowhere),
-    ["/opt/stomper-lsp", "--log-level", "debug"]);
-  assert.deepEqual(serverCommand([], ["/venv/bin/python"], nowhere),
-    ["/venv/bin/python", "-m", "stomper_lsp"]);
-  assert.deepEqual(serverCommand(undefined, undefined, (name) => `/usr/bin/${name}`),
-    ["/usr/bin/stomper-lsp"]);
-  assert.equal(serverCommand([], [], nowhere), undefined);
-});
+import { hasModule, onPath } from "../launch";
 
 test("PATH lookup finds executables only", { skip: process.platform === "win32" }, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stomper-path-"));
@@ -28,5 +17,38 @@ test("PATH lookup finds executables only", { skip: process.platform === "win32" 
     assert.equal(onPath("stomper-lsp", ["/nonexistent", dir].join(path.delimiter)), plain);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function python(): string | undefined {
+  for (const name of ["python3", "python"]) {
+    try {
+      execFileSync(name, ["-c", "pass"], { stdio: "ignore" });
+      return name;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+const interpreter = python();
+
+test("hasModule asks the real interpreter, from the folder given, not the caller's", {
+  skip: interpreter === undefined ? "no python3 on PATH" : false,
+}, async () => {
+  const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "stomper-ws-"));
+  const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "stomper-cwd-"));
+  try {
+    // A package in the "workspace" is importable from there only.
+    fs.mkdirSync(path.join(workspace, "planted_module"));
+    fs.writeFileSync(path.join(workspace, "planted_module", "__init__.py"), "");
+    assert.equal(await hasModule(interpreter!, "json", elsewhere), true);
+    assert.equal(await hasModule(interpreter!, "planted_module", workspace), true);
+    assert.equal(await hasModule(interpreter!, "planted_module", elsewhere), false);
+    assert.equal(await hasModule(path.join(elsewhere, "no-such-python"), "json", elsewhere), false);
+  } finally {
+    fs.rmSync(workspace, { recursive: true, force: true });
+    fs.rmSync(elsewhere, { recursive: true, force: true });
   }
 });
