@@ -160,6 +160,16 @@ Without it the server sends no progress: a fix run was seconds of silence."
         (let ((message-log-max nil)) ; progress is not worth keeping in *Messages*
           (message "%s" text))))))
 
+(cl-defmethod eglot-handle-notification
+  ((_server stomper-eglot-server) (_method (eql window/showMessage)) &key type message
+   &allow-other-keys)
+  "Show the server's MESSAGE (of TYPE) as it is, pointing at `stomper-show-log'.
+Eglot prefixes \"Server reports (type=3):\" and keeps \"the Stomper log\" vague."
+  (let ((text (replace-regexp-in-string
+               "Details in the Stomper log\\.\\'" "Details: M-x stomper-show-log."
+               message t t)))
+    (message "%s" (if (and (numberp type) (<= type 1)) (propertize text 'face 'error) text))))
+
 ;;; Whole-run undo: the run's edit spans buffers, but each buffer undoes on its own.
 
 (defvar stomper--last-edit nil
@@ -260,16 +270,14 @@ If you edited one of them since, nothing is undone and that buffer is named."
     (funcall 'eglot--path-to-uri path)))
 
 (defun stomper--execute (command &rest arguments)
-  "Run the server's COMMAND with ARGUMENTS; report a refusal in the echo area."
+  "Run the server's COMMAND with ARGUMENTS; its answer."
   ;; Eglot sends buffer changes after an idle delay: flush them first, so the fix run
   ;; snapshots what the user sees and its edit matches the buffer's version.
   (when (fboundp 'eglot--signal-textDocument/didChange)
     (funcall 'eglot--signal-textDocument/didChange))
-  (let ((result (jsonrpc-request (stomper--server) :workspace/executeCommand
-                                 (list :command command :arguments (apply #'vector arguments)))))
-    (when (and (listp result) (eq (plist-get result :started) :json-false))
-      (message "Stomper: %s" (plist-get result :reason)))
-    result))
+  ;; A refusal ("already fixing") reaches the echo area as the server's showMessage.
+  (jsonrpc-request (stomper--server) :workspace/executeCommand
+                   (list :command command :arguments (apply #'vector arguments))))
 
 ;;;###autoload
 (defun stomper-fix-file ()
@@ -295,10 +303,8 @@ If you edited one of them since, nothing is undone and that buffer is named."
 (defun stomper-cancel ()
   "Cancel the current project's fix run; nothing is changed."
   (interactive)
-  (let ((result (stomper--execute "stomper.cancel")))
-    (when (and (listp result) (eql (plist-get result :cancelled) 0))
-      (message "Stomper: no fix run to cancel"))
-    result))
+  ;; The server says what happened ("no fix run to cancel", "cancelled").
+  (stomper--execute "stomper.cancel"))
 
 ;;;###autoload
 (defun stomper-show-log ()

@@ -126,6 +126,11 @@ second file has a later edit, done once that edit is gone."
                          (driver-param 'files))))
           driver-result)
     (push (cons 'questions (vconcat driver-questions)) driver-result)
+    (setq driver-echo nil)
+    (stomper-cancel)
+    (driver-wait (lambda () (seq-some (lambda (m) (string-match-p "cancel" m)) driver-echo)) 10)
+    (accept-process-output nil 0.3)
+    (push (cons 'cancel_echo (vconcat (reverse driver-echo))) driver-result)
     (save-window-excursion
       (stomper-show-log)
       (with-current-buffer (window-buffer (selected-window))  ; what the user now sees

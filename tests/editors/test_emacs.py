@@ -161,7 +161,8 @@ def test_fix_all_shows_progress_asks_nothing_and_undoes_across_buffers(
     progress lines in the echo area while it runs (Eglot 1.9 shows none itself), no
     "Proceed?" question, the fix in both buffers. `stomper-undo` refuses while the
     second buffer holds a later edit, naming it; once that is gone, both buffers are
-    back to the original text and unmodified. `stomper-show-log` opens the run's log."""
+    back to the original text and unmodified. `stomper-cancel` with nothing running says
+    so once. `stomper-show-log` opens the run's log."""
     project = tmp_path / "project"
     (project / "pkg").mkdir(parents=True)
     (project / "pyproject.toml").write_text(RUFF_ONLY)
@@ -182,6 +183,8 @@ def test_fix_all_shows_progress_asks_nothing_and_undoes_across_buffers(
     assert result["questions"] == [], "Eglot asked before applying the run's edit"
     progress = [line for line in result["echo"] if line.startswith("Stomper: ")]
     assert any("files" in line and "%)" in line for line in progress), result["echo"]
+    assert progress[-1].startswith("Stomper: 2 files fixed (5 issues), 0 issues left.")
+    assert progress[-1].endswith("Details: M-x stomper-show-log."), progress[-1]
     originals = {path: Path(path).read_text() for path in files}
     for path in files:
         assert "== None" not in result["fixed"][path], path
@@ -193,4 +196,5 @@ def test_fix_all_shows_progress_asks_nothing_and_undoes_across_buffers(
     assert result["undo_error"] is None
     assert result["undone"] == originals
     assert result["undone_modified"] == [False, False]
+    assert result["cancel_echo"] == ["Stomper: no fix run to cancel."]
     assert result["log"] == {"file": str(tmp_path / "stomper-lsp.log"), "has_run": True}
