@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 _SHUTDOWN_GRACE_S = 10.0
+_CANCELLED = "Stomper: fix run cancelled; nothing was changed."
 
 
 @dataclass
@@ -32,6 +33,9 @@ class _Run:
     handle: ProjectHandle
     delivering: bool = False
     """Past the point of no return: the edit is on its way, cancel no longer applies."""
+    began: bool = False
+    """The task ran; one cancelled before its first step never reaches its own
+    `except CancelledError`, so the manager says "cancelled" for it."""
 
 
 def summary(report: FixReport, delivery: Delivery) -> str:
@@ -119,6 +123,8 @@ class FixRuns:
         run = self._runs.get(folder)
         if run is not None and run.task is task:
             del self._runs[folder]
+            if task.cancelled() and not run.began:
+                self._server.notices.always(_CANCELLED)
 
     def cancel(self, folder_uri: str | None = None) -> int:
         """Cancel the run of one folder (None: every run); returns how many were cancelled."""
@@ -152,9 +158,12 @@ class FixRuns:
     async def _run(
         self, handle: ProjectHandle, paths: list[str] | None, resume: bool = False
     ) -> None:
+        folder = handle.folder.uri
+        run = self._runs.get(folder)
+        if run is not None:
+            run.began = True
         scope = paths[0] if paths and len(paths) == 1 else handle.folder.path.name
         progress = RunProgress(self._server, f"Stomper: fixing {scope}")
-        folder = handle.folder.uri
         try:
             await progress.begin(on_cancel=lambda: self.cancel(folder))
             from stomper_lsp.workflow.engine import run_fix
@@ -190,9 +199,7 @@ class FixRuns:
             await self._server.checks.recheck_all()
         except asyncio.CancelledError:
             progress.end("Cancelled: nothing was changed")
-            self._server.notices.always(
-                "Stomper: fix run cancelled; nothing was changed.", types.MessageType.Info
-            )
+            self._server.notices.always(_CANCELLED, types.MessageType.Info)
             raise
         except Exception as exc:
             logger.exception("fix run failed")

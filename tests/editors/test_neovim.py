@@ -193,24 +193,28 @@ ECHO_WIDTH = 80 - 12
 
 
 def test_runs_and_cancels_never_stop_at_press_enter(nvim: str, tmp_path: Path) -> None:
-    """With a screen attached (80x24, as a user's terminal): a fix-all, a cancel with
-    nothing running and a cancelled run leave Neovim in normal mode, never at a
-    hit-enter prompt; every message is one line that fits the command line. Without a
+    """With a screen attached (80x24, as a user's terminal): a cancelled run, a fix-all
+    and a cancel with nothing running leave Neovim in normal mode, never at a
+    hit-enter prompt; every message is one line that fits the command line (a long
+    summary is cut, pointing at :StomperLog). Without a
     `log_file`, :StomperLog shows the server's log lines of the session."""
     first, second = two_file_project(tmp_path)
 
     result = run_nvim(
         nvim, tmp_path, first, screen=True, settings=FIX_SETTINGS, expect_code="F401",
         files=[str(first), str(second)], log_file=None,
-        steps=["fix_all", "cancel_idle", "fix_and_cancel", "log"],
+        steps=["fix_and_cancel", "fix_all", "cancel_idle", "long_message", "log"],
     )
 
     assert result["prompts"] == 0, result["message_history"]
     notes: list[str] = result["notifications"]
+    assert notes[0] == "Stomper: fix run cancelled; nothing was changed.", notes
     assert any("2 files fixed" in note for note in notes), notes
     assert any("no fix run to cancel" in note for note in notes), notes
     for note in notes:
         assert "\n" not in note and len(note) <= ECHO_WIDTH, note
+    assert notes[-1].startswith("Stomper: 30 files fixed (90 issues), 0 issues left. M")
+    assert notes[-1].endswith("… :StomperLog"), notes[-1]
     assert result["log"]["name"] == "stomper://log"
     assert any("INFO fix run in" in line for line in result["log"]["lines"]), result["log"]
 
