@@ -176,7 +176,12 @@ local function run_steps()
     return false
   end
   if current then
-    table.insert(result.after, { step = params.steps[step_index], texts = texts() })
+    local modified = {}
+    for _, file in ipairs(params.files or {}) do
+      local bufnr = vim.fn.bufnr(file)
+      modified[file] = bufnr ~= -1 and vim.bo[bufnr].modified
+    end
+    table.insert(result.after, { step = params.steps[step_index], texts = texts(), modified = modified })
   end
   step_index = step_index + 1
   if step_index > #params.steps then

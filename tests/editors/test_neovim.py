@@ -222,7 +222,7 @@ def test_runs_and_cancels_never_stop_at_press_enter(nvim: str, tmp_path: Path) -
 def test_stomper_undo_reverts_every_buffer_of_the_run(nvim: str, tmp_path: Path) -> None:
     """:StomperUndo after a fix-all over two files (one open, one the edit loaded):
     refused while a buffer holds a later edit, naming it; once that edit is undone,
-    both buffers are back to the original text. :StomperLog shows the run's log, and
+    both buffers are back to the original text, unmodified. :StomperLog shows the run's log, and
     :checkhealth names it."""
     first, second = two_file_project(tmp_path)
     originals = {str(first): first.read_text(), str(second): second.read_text()}
@@ -246,6 +246,8 @@ def test_stomper_undo_reverts_every_buffer_of_the_run(nvim: str, tmp_path: Path)
     # Undone everywhere once the later edit is gone.
     for path, text in originals.items():
         assert "\n".join(after["undo4"][path]) + "\n" == text, path
+    # Back at the text on disk: no buffer is left modified.
+    assert result["after"][4]["modified"] == {str(first): False, str(second): False}
     assert any("undid the fix run in 2 buffers" in n for n in result["notifications"])
     assert result["log"]["name"].endswith(str(tmp_path / "stomper-lsp.log"))
     assert any("fix run in" in line for line in result["log"]["lines"]), result["log"]
