@@ -197,7 +197,8 @@ def test_runs_and_cancels_never_stop_at_press_enter(nvim: str, tmp_path: Path) -
     and a cancel with nothing running leave Neovim in normal mode, never at a
     hit-enter prompt; every message is one line that fits the command line (a long
     summary is cut, pointing at :StomperLog). Without a
-    `log_file`, :StomperLog shows the server's log lines of the session."""
+    `log_file`, :StomperLog shows the server's log lines of the session; lsp.log has
+    no error."""
     first, second = two_file_project(tmp_path)
 
     result = run_nvim(
@@ -216,6 +217,12 @@ def test_runs_and_cancels_never_stop_at_press_enter(nvim: str, tmp_path: Path) -
     assert notes[-1].startswith("Stomper: 30 files fixed (90 issues), 0 issues left. M")
     assert notes[-1].endswith("… :StomperLog"), notes[-1]
     assert result["log"]["name"] == "stomper://log"
+    # Neovim's lsp.log (the server's stderr and its warnings) holds no error: no
+    # InvalidStateError from the cancelled run's late progress-token answer.
+    lsp_log = Path(result["lsp_log"])
+    errors = [line for line in lsp_log.read_text().splitlines() if "[ERROR]" in line] \
+        if lsp_log.is_file() else []
+    assert errors == []
     assert any("INFO fix run in" in line for line in result["log"]["lines"]), result["log"]
 
 
