@@ -241,7 +241,6 @@ end
 -- buffer by buffer, each its own undo step, so `u` reverts one buffer only. Before
 -- applying, every buffer's undo state is recorded; :StomperUndo takes each back to it.
 M.last_edit = nil
-local apply_edit_handler
 
 local function edited_uris(edit)
   local uris = {}
@@ -266,7 +265,7 @@ local function lines_of(bufnr)
   return vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
 end
 
-apply_edit_handler = function(err, result, ctx, config)
+local function apply_edit_handler(err, result, ctx, config)
   local default = vim.lsp.handlers["workspace/applyEdit"]
   local before = {}
   if type(result) == "table" and type(result.edit) == "table" then
