@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 _SHUTDOWN_GRACE_S = 10.0
+_CANCELLED = "Stomper: fix run cancelled; nothing was changed."
 
 
 @dataclass
@@ -34,6 +35,9 @@ class _Run:
     """Past the point of no return: the edit is on its way, cancel no longer applies."""
     cancelled_by_user: bool = False
     """A user's cancel ends a fix-all for good; shutdown's leaves it to resume."""
+    began: bool = False
+    """The task ran; one cancelled before its first step never reaches its own
+    `except CancelledError`, so the manager says "cancelled" for it."""
 
 
 def summary(report: FixReport, delivery: Delivery) -> str:
@@ -121,6 +125,8 @@ class FixRuns:
         run = self._runs.get(folder)
         if run is not None and run.task is task:
             del self._runs[folder]
+            if task.cancelled() and not run.began:
+                self._server.notices.always(_CANCELLED)
 
     def cancel(self, folder_uri: str | None = None) -> int:
         """Cancel the run of one folder (None: every run); returns how many were cancelled."""
@@ -155,9 +161,12 @@ class FixRuns:
     async def _run(
         self, handle: ProjectHandle, paths: list[str] | None, resume: bool = False
     ) -> None:
+        folder = handle.folder.uri
+        run = self._runs.get(folder)
+        if run is not None:
+            run.began = True
         scope = paths[0] if paths and len(paths) == 1 else handle.folder.path.name
         progress = RunProgress(self._server, f"Stomper: fixing {scope}")
-        folder = handle.folder.uri
         whole = paths is None
         try:
             if whole:  # open until it ends as the user meant (interrupted_runs.py)
@@ -201,9 +210,7 @@ class FixRuns:
             if whole and run is not None and run.cancelled_by_user:
                 await asyncio.shield(self._server.interrupted.ended(handle.folder))
             progress.end("Cancelled: nothing was changed")
-            self._server.notices.always(
-                "Stomper: fix run cancelled; nothing was changed.", types.MessageType.Info
-            )
+            self._server.notices.always(_CANCELLED, types.MessageType.Info)
             raise
         except Exception as exc:
             logger.exception("fix run failed")

@@ -76,6 +76,19 @@ class StomperProtocol(LanguageServerProtocol):
             return
         super().handle_message(message)
 
+    def _handle_response(
+        self, msg_id: Any, result: Any | None = None, error: types.ResponseError | None = None
+    ) -> None:
+        """An answer to a request Stomper stopped waiting for (a run cancelled while it
+        asked for a progress token or applied its edit) is dropped: pygls would set it on
+        the cancelled future and log an InvalidStateError to the editor as an error."""
+        future = self._request_futures.get(msg_id)
+        if future is not None and future.cancelled():
+            del self._request_futures[msg_id]
+            logger.debug("answer to request %s after Stomper stopped waiting: dropped", msg_id)
+            return
+        super()._handle_response(msg_id, result, error)
+
     def _before_initialize(self, message: Any, method: str) -> None:
         """Requests get -32002; notifications are dropped, as the spec says."""
         msg_id = getattr(message, "id", None)

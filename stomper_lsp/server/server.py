@@ -260,8 +260,12 @@ def build_server() -> StomperServer:
         await settled()
         return server.commands.fix_all(args, resume=True)
 
+    # Async and settled() like the commands it cancels, so it runs after them: pygls runs
+    # a sync handler at once but an async one as a task, and a sync cancel sent right
+    # after "fix all" overtook it ("no fix run to cancel") while the run went on.
     @server.command(CANCEL_COMMAND)
-    def cancel(ls: StomperServer, *args: object) -> dict[str, Any]:
+    async def cancel(ls: StomperServer, *args: object) -> dict[str, Any]:
+        await settled()
         return server.commands.cancel(args)
 
     return server

@@ -17,7 +17,8 @@ vim.o.shadafile = "NONE"
 vim.lsp.set_log_level("warn")
 
 local stomper = require("stomper")
-stomper.setup({ cmd = params.cmd, log_file = params.log_file, settings = params.settings })
+local log_file = params.log_file ~= vim.NIL and params.log_file or nil
+stomper.setup({ cmd = params.cmd, log_file = log_file, settings = params.settings })
 
 local version = vim.version()
 local caps = vim.lsp.protocol.make_client_capabilities()
@@ -73,12 +74,123 @@ local function finish(status)
   result.lines = vim.api.nvim_buf_get_lines(buffer(), 0, -1, false)
   result.modified = vim.bo[buffer()].modified
   result.clients = #stomper.clients(buffer())
+  result.message_history = vim.fn.execute("messages")
   vim.fn.writefile({ vim.json.encode(result) }, params.out)
   vim.cmd("qa!")
 end
 
 local deadline = vim.loop.now() + params.timeout_ms
 local fix_sent = false
+
+-- params.steps: a scenario of user commands, each started once and then polled until
+-- done. After each, the text of every file in params.files is recorded in result.after.
+local function texts()
+  local seen = {}
+  for _, file in ipairs(params.files or {}) do
+    local bufnr = vim.fn.bufnr(file)
+    seen[file] = bufnr ~= -1 and vim.api.nvim_buf_is_loaded(bufnr)
+        and vim.api.nvim_buf_get_lines(bufnr, 0, -1, false) or vim.NIL
+  end
+  return seen
+end
+
+local function notified_since(mark, needle)
+  for i = mark + 1, #result.notifications do
+    if result.notifications[i]:find(needle, 1, true) then
+      return true
+    end
+  end
+  return false
+end
+
+local function in_buffer(file, fn)
+  return vim.api.nvim_buf_call(vim.fn.bufnr(file), fn)
+end
+
+local steps = {
+  fix_all = {
+    start = function() vim.cmd("StomperFixAll") end,
+    done = function(mark) return notified_since(mark, " left") end,
+  },
+  cancel_idle = {
+    start = function() vim.cmd("StomperCancel") end,
+    done = function(mark) return notified_since(mark, "no fix run to cancel") end,
+  },
+  fix_and_cancel = {
+    start = function()
+      vim.cmd("StomperFixAll")
+      vim.cmd("StomperCancel")
+    end,
+    done = function(mark) return notified_since(mark, "cancel") end,
+  },
+  edit = { -- the user types in the second file after the run
+    start = function()
+      in_buffer(params.files[2], function() vim.api.nvim_buf_set_lines(0, 0, 0, false, { "# typed" }) end)
+    end,
+  },
+  unedit = { -- and takes it back with `u`
+    start = function()
+      in_buffer(params.files[2], function() vim.cmd("undo") end)
+    end,
+  },
+  undo = { start = function() vim.cmd("StomperUndo") end },
+  long_message = { -- a summary as long as a big run's, through the client's handler
+    start = function()
+      local client = stomper.clients(buffer())[1]
+      local handler = client.handlers["window/showMessage"]
+      local names = {}
+      for i = 1, 30 do
+        table.insert(names, string.format("pkg/module_%02d.py", i))
+      end
+      handler(nil, {
+        type = 2,
+        message = "Stomper: 30 files fixed (90 issues), 0 issues left. Merged with your edits in "
+          .. table.concat(names, ", ") .. ". Details in the Stomper log.",
+      }, { method = "window/showMessage", client_id = client.id })
+    end,
+  },
+  health = {
+    start = function()
+      vim.cmd("checkhealth stomper")
+      result.health = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+      vim.cmd("silent! tabclose")
+    end,
+  },
+  log = {
+    start = function()
+      vim.cmd("StomperLog")
+      result.log = {
+        name = vim.api.nvim_buf_get_name(0),
+        lines = vim.api.nvim_buf_get_lines(0, 0, -1, false),
+      }
+      vim.cmd("close")
+    end,
+  },
+}
+local step_index, step_mark = 0, 0
+result.after = {}
+
+local function run_steps()
+  local current = steps[params.steps[step_index]]
+  if current and current.done and not current.done(step_mark) then
+    return false
+  end
+  if current then
+    local modified = {}
+    for _, file in ipairs(params.files or {}) do
+      local bufnr = vim.fn.bufnr(file)
+      modified[file] = bufnr ~= -1 and vim.bo[bufnr].modified
+    end
+    table.insert(result.after, { step = params.steps[step_index], texts = texts(), modified = modified })
+  end
+  step_index = step_index + 1
+  if step_index > #params.steps then
+    return true
+  end
+  step_mark = #result.notifications
+  steps[params.steps[step_index]].start()
+  return false
+end
 
 local function tick(timer)
   local ok, err = pcall(function()
@@ -95,6 +207,10 @@ local function tick(timer)
     elseif result.stage == "diagnostics" then
       if has_code(seen, params.expect_code) then
         result.first_diagnostics = seen
+        if params.steps then
+          result.stage = "steps"
+          return
+        end
         if params.cancel then
           vim.cmd("StomperCancel")
           result.stage = "cancel"
@@ -109,6 +225,12 @@ local function tick(timer)
         local last = vim.api.nvim_buf_line_count(buffer())
         vim.api.nvim_buf_set_lines(buffer(), last, last, false, { params.unsaved_line })
         result.stage = "fix"
+      end
+    elseif result.stage == "steps" then
+      if run_steps() then
+        vim.fn.timer_stop(timer)
+        -- Let the last messages reach the screen before quitting.
+        vim.defer_fn(function() finish("ok") end, 300)
       end
     elseif result.stage == "cancel" then
       if #result.notifications > 0 then

@@ -152,3 +152,49 @@ def test_fix_file_edits_the_buffer(emacs: str, tmp_path: Path) -> None:
     assert any("1 file fixed" in message for message in result["messages"]), result["messages"]
     assert target.read_text() == BROKEN
     assert git(project, "status", "--porcelain") == ""
+
+
+def test_fix_all_shows_progress_asks_nothing_and_undoes_across_buffers(
+    emacs: str, tmp_path: Path
+) -> None:
+    """M-x stomper-fix-all over two files, one not visited, with Eglot's defaults:
+    progress lines in the echo area while it runs (Eglot 1.9 shows none itself), no
+    "Proceed?" question, the fix in both buffers. `stomper-undo` refuses while the
+    second buffer holds a later edit, naming it; once that is gone, both buffers are
+    back to the original text and unmodified. `stomper-cancel` with nothing running says
+    so once. `stomper-show-log` opens the run's log."""
+    project = tmp_path / "project"
+    (project / "pkg").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(RUFF_ONLY)
+    first, second = project / "mod.py", project / "pkg" / "other.py"
+    first.write_text(BROKEN)
+    second.write_text("import sys\n" + BROKEN)
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "init")
+    files = [str(first), str(second)]
+
+    result = run_emacs(
+        emacs, tmp_path, first, settings={"tools": ["ruff"], "agent": "ruff"},
+        expect_code="F401", fix_all=True, files=files,
+    )
+
+    assert result["fix_result"]["started"] is True
+    assert result["questions"] == [], "Eglot asked before applying the run's edit"
+    progress = [line for line in result["echo"] if line.startswith("Stomper: ")]
+    assert any("files" in line and "%)" in line for line in progress), result["echo"]
+    assert progress[-1].startswith("Stomper: 2 files fixed (5 issues), 0 issues left.")
+    assert progress[-1].endswith("Details: M-x stomper-show-log."), progress[-1]
+    originals = {path: Path(path).read_text() for path in files}
+    for path in files:
+        assert "== None" not in result["fixed"][path], path
+    assert result["refused"] == {
+        str(first): result["fixed"][str(first)],
+        str(second): "# typed\n" + result["fixed"][str(second)],
+    }
+    assert result["refusal"] == "Stomper: other.py was edited since the fix run; nothing undone"
+    assert result["undo_error"] is None
+    assert result["undone"] == originals
+    assert result["undone_modified"] == [False, False]
+    assert result["cancel_echo"] == ["Stomper: no fix run to cancel."]
+    assert result["log"] == {"file": str(tmp_path / "stomper-lsp.log"), "has_run": True}

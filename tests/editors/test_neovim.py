@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.editors.nvim_support import MIN_VERSION, neovim_version, neovims
+from tests.editors.nvim_ui import run_with_screen
 from tests.workflow.repos import BROKEN, RUFF_ONLY, git
 
 pytestmark = pytest.mark.slow
@@ -41,8 +42,12 @@ def nvim(request: pytest.FixtureRequest) -> str:
     return path
 
 
-def run_nvim(nvim: str, tmp_path: Path, file: Path, **params: Any) -> dict[str, Any]:
-    """Run the driver on `file`; returns what it recorded (fails with the logs if none)."""
+def run_nvim(
+    nvim: str, tmp_path: Path, file: Path, *, screen: bool = False, **params: Any
+) -> dict[str, Any]:
+    """Run the driver on `file`; returns what it recorded (fails with the logs if none).
+    With `screen`, Neovim runs with an 80x24 UI attached and the result's "prompts" counts
+    the hit-enter prompts it stopped at."""
     out = tmp_path / "nvim-result.json"
     log = tmp_path / "stomper-lsp.log"
     params_file = tmp_path / "nvim-params.json"
@@ -67,18 +72,29 @@ def run_nvim(nvim: str, tmp_path: Path, file: Path, **params: Any) -> dict[str, 
         "XDG_CACHE_HOME": str(home / "cache"),
         "NVIM_LOG_FILE": str(home / "nvim.log"),
     }
-    proc = subprocess.run(
-        [nvim, "--headless", "--clean", "-u", str(DRIVER), str(file)],
-        cwd=file.parent, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        timeout=TIMEOUT_S, check=False,
-    )
+    prompts = None
+    if screen:
+        prompts = run_with_screen(
+            [nvim, "--clean", "-u", str(DRIVER), str(file)],
+            cwd=file.parent, env=env, timeout=TIMEOUT_S,
+        )
+        stdout = stderr = "(a UI was attached)"
+        returncode: int | None = None
+    else:
+        proc = subprocess.run(
+            [nvim, "--headless", "--clean", "-u", str(DRIVER), str(file)],
+            cwd=file.parent, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+            text=True, timeout=TIMEOUT_S, check=False,
+        )
+        stdout, stderr, returncode = proc.stdout, proc.stderr, proc.returncode
     if not out.is_file():
         server_log = log.read_text() if log.is_file() else "(no server log)"
         pytest.fail(
-            f"Neovim wrote no result (exit {proc.returncode}).\nstdout: {proc.stdout}\n"
-            f"stderr: {proc.stderr}\nserver log:\n{server_log}"
+            f"Neovim wrote no result (exit {returncode}).\nstdout: {stdout}\n"
+            f"stderr: {stderr}\nserver log:\n{server_log}"
         )
     result: dict[str, Any] = json.loads(out.read_text())
+    result["prompts"] = prompts
     if result["status"] != "ok":
         lsp_log = Path(result["lsp_log"])
         details = {
@@ -113,7 +129,7 @@ def test_diagnostics_and_settings_reach_neovim(nvim: str, tmp_path: Path) -> Non
     assert f401["lnum"] == 0
     assert "os" in f401["message"]
     assert result["clients"] == 1
-    assert result["notifications"] == ["Stomper: no fix run to cancel"]
+    assert result["notifications"] == ["Stomper: no fix run to cancel."]
     assert result["restarted_client"] != result["first_client"]
 
 
@@ -149,8 +165,98 @@ def test_fix_edits_the_buffer_through_apply_edit(
     assert lines[-1] == UNSAVED, "the unsaved edit typed before the run was lost"
     assert result["diagnostics"] == []
     assert result["modified"] is True
-    assert any("1 file fixed" in message for message in result["messages"]), result["messages"]
+    assert any("1 file fixed" in message for message in result["notifications"]), result
+    assert any(message.endswith("(:StomperLog)") for message in result["notifications"])
     # The buffer got the fix; the disk and the repository are the user's to save/commit.
     assert target.read_text() == BROKEN
     assert git(project, "rev-parse", "HEAD") == head
     assert git(project, "status", "--porcelain") == ""
+
+
+def two_file_project(tmp_path: Path) -> tuple[Path, Path]:
+    """A git project with two files of ruff issues the built-in agent can fix."""
+    project = tmp_path / "project"
+    (project / "pkg").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(RUFF_ONLY)
+    first, second = project / "mod.py", project / "pkg" / "other.py"
+    first.write_text(BROKEN)
+    second.write_text("import sys\n" + BROKEN)
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "init")
+    return first, second
+
+
+FIX_SETTINGS = {"tools": ["ruff"], "agent": "ruff", "maxParallelFiles": 2}
+# What an 80-column Neovim shows without a prompt: 80 minus the ruler and showcmd.
+ECHO_WIDTH = 80 - 12
+
+
+def test_runs_and_cancels_never_stop_at_press_enter(nvim: str, tmp_path: Path) -> None:
+    """With a screen attached (80x24, as a user's terminal): a cancelled run, a fix-all
+    and a cancel with nothing running leave Neovim in normal mode, never at a
+    hit-enter prompt; every message is one line that fits the command line (a long
+    summary is cut, pointing at :StomperLog). Without a
+    `log_file`, :StomperLog shows the server's log lines of the session; lsp.log has
+    no error."""
+    first, second = two_file_project(tmp_path)
+
+    result = run_nvim(
+        nvim, tmp_path, first, screen=True, settings=FIX_SETTINGS, expect_code="F401",
+        files=[str(first), str(second)], log_file=None,
+        steps=["fix_and_cancel", "fix_all", "cancel_idle", "long_message", "log"],
+    )
+
+    assert result["prompts"] == 0, result["message_history"]
+    notes: list[str] = result["notifications"]
+    assert notes[0] == "Stomper: fix run cancelled; nothing was changed.", notes
+    assert any("2 files fixed" in note for note in notes), notes
+    assert any("no fix run to cancel" in note for note in notes), notes
+    for note in notes:
+        assert "\n" not in note and len(note) <= ECHO_WIDTH, note
+    assert notes[-1].startswith("Stomper: 30 files fixed (90 issues), 0 issues left. M")
+    assert notes[-1].endswith("… :StomperLog"), notes[-1]
+    assert result["log"]["name"] == "stomper://log"
+    # Neovim's lsp.log (the server's stderr and its warnings) holds no error: no
+    # InvalidStateError from the cancelled run's late progress-token answer.
+    lsp_log = Path(result["lsp_log"])
+    errors = [line for line in lsp_log.read_text().splitlines() if "[ERROR]" in line] \
+        if lsp_log.is_file() else []
+    assert errors == []
+    assert any("INFO fix run in" in line for line in result["log"]["lines"]), result["log"]
+
+
+def test_stomper_undo_reverts_every_buffer_of_the_run(nvim: str, tmp_path: Path) -> None:
+    """:StomperUndo after a fix-all over two files (one open, one the edit loaded):
+    refused while a buffer holds a later edit, naming it; once that edit is undone,
+    both buffers are back to the original text, unmodified. :StomperLog shows the run's log, and
+    :checkhealth names it."""
+    first, second = two_file_project(tmp_path)
+    originals = {str(first): first.read_text(), str(second): second.read_text()}
+
+    result = run_nvim(
+        nvim, tmp_path, first, settings=FIX_SETTINGS, expect_code="F401",
+        files=[str(first), str(second)],
+        steps=["fix_all", "edit", "undo", "unedit", "undo", "log", "health"],
+    )
+
+    after = {entry["step"] + str(i): entry["texts"] for i, entry in enumerate(result["after"])}
+    fixed = after["fix_all0"]
+    for path, text in originals.items():
+        assert fixed[path] is not None and "\n".join(fixed[path]) + "\n" != text, path
+        assert "== None" not in "\n".join(fixed[path])
+    # Refused: the second buffer was edited after the run; nothing was undone.
+    refused = after["undo2"]
+    assert refused[str(first)] == fixed[str(first)]
+    assert refused[str(second)] == ["# typed", *fixed[str(second)]]
+    assert any("other.py was edited since the fix run" in n for n in result["notifications"])
+    # Undone everywhere once the later edit is gone.
+    for path, text in originals.items():
+        assert "\n".join(after["undo4"][path]) + "\n" == text, path
+    # Back at the text on disk: no buffer is left modified.
+    assert result["after"][4]["modified"] == {str(first): False, str(second): False}
+    assert any("undid the fix run in 2 buffers" in n for n in result["notifications"])
+    assert result["log"]["name"].endswith(str(tmp_path / "stomper-lsp.log"))
+    assert any("fix run in" in line for line in result["log"]["lines"]), result["log"]
+    log_line = next(line for line in result["health"] if "server log:" in line)
+    assert str(tmp_path / "stomper-lsp.log") in log_line and ":StomperLog" in log_line

@@ -193,6 +193,25 @@ async def test_one_run_per_folder_at_a_time(editor: Editor, tmp_path: Path) -> N
     await wait_until(lambda: summary(editor), timeout=30)
 
 
+async def test_cancel_sent_right_after_fix_all_cancels_it(editor: Editor, tmp_path: Path) -> None:
+    """Fix all, then cancel at once (Neovim sends both in one write): the cancel must not
+    overtake the fix-all ("no fix run to cancel" while the run goes on), and a run
+    cancelled before it began still says it was cancelled."""
+    root = write_project(tmp_path / "proj", {"mod.py": "import os\n"})
+    await start(editor, root, "neovim", settings=fake_agent("--sleep", "3"))
+    started, cancelled = await asyncio.gather(
+        fix_all(editor, root),
+        editor.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="stomper.cancel", arguments=[root.as_uri()])
+        ),
+    )
+    assert started["started"] is True
+    assert cancelled == {"cancelled": 1}
+    message = await wait_until(lambda: summary(editor), timeout=30)
+    assert message == "Stomper: fix run cancelled; nothing was changed."
+    assert editor.edits == [] and (root / "mod.py").read_text() == "import os\n"
+
+
 async def test_cancel_with_nothing_running_says_so(editor: Editor, tmp_path: Path) -> None:
     root = write_project(tmp_path / "proj", {"mod.py": "import os\n"})
     await start(editor, root, "visual-studio-code", settings=RUFF_ONLY)

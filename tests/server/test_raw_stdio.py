@@ -291,3 +291,40 @@ def test_a_cancelled_fix_all_leaves_a_clean_log(
     stderr_lines = [line.split(": ", 2)[-1] for line in stderr.splitlines() if line.strip()]
     twice = [line for line in logged if line.strip() and line.strip() in stderr_lines]
     assert not twice, f"shown twice (client log and stderr): {twice}"
+
+
+@pytest.mark.slow
+def test_an_answer_arriving_after_a_cancel_is_dropped_quietly(tmp_path: Path) -> None:
+    """Cancel a fix-all while the server waits for the client to accept its progress
+    token, then answer: pygls set the result on the cancelled future and Stomper logged
+    "Unable to handle message ... InvalidStateError" to the editor as an error (Neovim's
+    lsp.log after :StomperFixAll + :StomperCancel)."""
+    raw = RawServer(tmp_path)
+    try:
+        root = write_project(tmp_path / "proj", {"app.py": "import os\n"})
+        raw.send(request("init", "initialize", {
+            "processId": None, "capabilities": {"window": {"workDoneProgress": True}},
+            "rootUri": root.as_uri(), "initializationOptions": {"tools": ["ruff"]},
+        }))
+        raw.reply("init")
+        raw.send(notification("initialized", {}))
+        raw.send(request(9, "workspace/executeCommand", {"command": "stomper.fixAll"}))
+        deadline = time.monotonic() + 15
+        create = None
+        while create is None and time.monotonic() < deadline:
+            message = raw.replies.get(timeout=15)
+            if message.get("method") == "window/workDoneProgress/create":
+                create = message  # left unanswered for now
+        assert create is not None, "the server asked for no progress token"
+        raw.send(request(10, "workspace/executeCommand", {"command": "stomper.cancel"}))
+        assert raw.reply(10)["result"] == {"cancelled": 1}
+        raw.send({"jsonrpc": "2.0", "id": create["id"], "result": None})
+        time.sleep(0.5)
+        assert shutdown_and_exit(raw) == 0
+        time.sleep(0.2)
+    finally:
+        raw.close()
+    everything = "\n".join(_logged(raw)) + "\n" + raw.stderr.decode("utf-8", "replace")
+    assert "Stomper: fix run cancelled; nothing was changed." in everything
+    assert "InvalidStateError" not in everything
+    assert "Unable to handle message" not in everything

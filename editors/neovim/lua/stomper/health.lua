@@ -41,12 +41,16 @@ function M.check()
   end
 
   info("settings: " .. vim.inspect(stomper.config.settings or {}, { newline = " ", indent = "" }))
+  -- Where "Details in the Stomper log" leads: :StomperLog opens it.
   if stomper.config.log_file then
-    info("server log file: " .. vim.fn.expand(stomper.config.log_file))
+    local file = vim.fn.expand(stomper.config.log_file)
+    local state = (vim.uv or vim.loop).fs_stat(file) and "" or " (not written yet)"
+    ok("server log: " .. file .. state .. "; :StomperLog opens it")
   else
-    info("server log: window/logMessage in " .. vim.lsp.get_log_path()
-      .. " (set `log_file` in setup() for the server's own log)")
+    ok(string.format("server log: :StomperLog shows this session's %d lines"
+      .. " (set `log_file` in setup() to keep it in a file)", #stomper.log_lines))
   end
+  info("Neovim's LSP log (warnings and errors only by default): " .. vim.lsp.get_log_path())
 
   local clients = {}
   for _, client in pairs(vim.lsp.get_clients and vim.lsp.get_clients({ name = "stomper" })

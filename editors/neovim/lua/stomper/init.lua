@@ -37,8 +37,39 @@ M.config = vim.deepcopy(defaults)
 -- Neovim 0.7 has no vim.uv/vim.fs; vim.loop exists everywhere up to now.
 local uv = vim.uv or vim.loop
 
+-- What fits on the command line without a "Press ENTER" prompt: `v:echospace` (the
+-- columns left of the ruler and showcmd), else a conservative guess.
+local function echo_width()
+  local space = vim.v.echospace
+  if type(space) ~= "number" or space <= 0 then
+    space = vim.o.columns - 12
+  end
+  return math.max(space, 20)
+end
+
+--- `text` as one line that fits the command line; a cut one ends with `tail`.
+function M.one_line(text, tail)
+  text = vim.trim((text or ""):gsub("%s*\n%s*", " "))
+  local width = echo_width()
+  if vim.fn.strdisplaywidth(text) <= width then
+    return text
+  end
+  tail = "…" .. (tail or "")
+  local room = width - vim.fn.strdisplaywidth(tail)
+  local cut = vim.fn.strcharpart(text, 0, room)
+  while vim.fn.strdisplaywidth(cut) > room do
+    cut = vim.fn.strcharpart(cut, 0, vim.fn.strchars(cut) - 1)
+  end
+  return vim.trim(cut) .. tail
+end
+
+-- Every message is one short line: Neovim stops at "Press ENTER" when a message wraps
+-- or several pile up before a redraw. The whole text goes to the log (:StomperLog).
 local function notify(message, level)
-  vim.notify("Stomper: " .. message, level or vim.log.levels.INFO)
+  if not vim.startswith(message, "Stomper") then
+    message = "Stomper: " .. message
+  end
+  vim.notify(M.one_line(message, " :StomperLog"), level or vim.log.levels.INFO)
 end
 
 local function exists(path)
@@ -124,6 +155,11 @@ local function progress_handler(err, result, ctx, config)
     return
   end
   local value = result.value
+  -- The end's message is the run's summary, which window/showMessage brings too:
+  -- echoing both would pile two lines up (a hit-enter prompt).
+  if value.kind == "end" then
+    return
+  end
   local text = value.title or value.message
   if value.kind ~= "begin" then
     text = value.message
@@ -135,8 +171,48 @@ local function progress_handler(err, result, ctx, config)
     if not vim.startswith(text, "Stomper") then
       text = "Stomper: " .. text
     end
-    vim.api.nvim_echo({ { text } }, false, {})
+    vim.api.nvim_echo({ { M.one_line(text) } }, false, {})
   end
+end
+
+-- The server's log lines (window/logMessage) of this session, for :StomperLog. Neovim's
+-- own handler writes only warnings and errors to lsp.log at its default level, which
+-- left "Details in the Stomper log" pointing at nothing.
+local LOG_LINES = 5000
+M.log_lines = {}
+
+local MESSAGE_TYPES = { "ERROR", "WARN", "INFO", "LOG", "DEBUG" }
+
+local function log_message_handler(err, result, ctx, config)
+  local default = vim.lsp.handlers["window/logMessage"]
+  if default then
+    default(err, result, ctx, config)
+  end
+  if type(result) ~= "table" or type(result.message) ~= "string" then
+    return
+  end
+  local level = MESSAGE_TYPES[result.type] or "LOG"
+  local stamp = os.date("%H:%M:%S")
+  for line in vim.gsplit(result.message, "\n", true) do
+    table.insert(M.log_lines, string.format("%s %s %s", stamp, level, line))
+  end
+  local extra = #M.log_lines - LOG_LINES
+  if extra > 0 then
+    M.log_lines = vim.list_slice(M.log_lines, extra + 1)
+  end
+end
+
+-- The server's messages for the user (fix summaries, refusals): one short line each,
+-- pointing at :StomperLog for the rest (the server logs every one of them in full).
+local SHOW_LEVELS = { vim.log.levels.ERROR, vim.log.levels.WARN, vim.log.levels.INFO, vim.log.levels.INFO }
+
+local function show_message_handler(_, result)
+  if type(result) ~= "table" or type(result.message) ~= "string" then
+    return vim.NIL
+  end
+  local text = result.message:gsub("%s*Details in the Stomper log%.$", " (:StomperLog)")
+  notify(text, SHOW_LEVELS[result.type] or vim.log.levels.INFO)
+  return vim.NIL
 end
 
 local function current_settings()
@@ -161,6 +237,140 @@ local function configuration_handler(_, result)
   return answers
 end
 
+-- :StomperUndo. The server delivers a run as one workspace/applyEdit; Neovim applies it
+-- buffer by buffer, each its own undo step, so `u` reverts one buffer only. Before
+-- applying, every buffer's undo state is recorded; :StomperUndo takes each back to it.
+M.last_edit = nil
+
+local function edited_uris(edit)
+  local uris = {}
+  for uri in pairs(edit.changes or {}) do
+    table.insert(uris, uri)
+  end
+  for _, change in ipairs(edit.documentChanges or {}) do
+    if change.textDocument and change.edits then
+      table.insert(uris, change.textDocument.uri)
+    end
+  end
+  return uris
+end
+
+local function undo_seq(bufnr)
+  return vim.api.nvim_buf_call(bufnr, function()
+    return vim.fn.undotree().seq_cur
+  end)
+end
+
+local function lines_of(bufnr)
+  return vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
+end
+
+local function apply_edit_handler(err, result, ctx, config)
+  local default = vim.lsp.handlers["workspace/applyEdit"]
+  local before = {}
+  if type(result) == "table" and type(result.edit) == "table" then
+    for _, uri in ipairs(edited_uris(result.edit)) do
+      local bufnr = vim.uri_to_bufnr(uri)
+      vim.fn.bufload(bufnr)
+      before[bufnr] = { seq = undo_seq(bufnr), lines = lines_of(bufnr), uri = uri }
+    end
+  end
+  if type(result) == "table" and result.label then
+    -- Neovim 0.10+ prints the label ("Workspace edit Stomper: fix ..."): a second line
+    -- right before the run's summary, which says the same.
+    result = vim.tbl_extend("force", {}, result)
+    result.label = nil
+  end
+  local answer = default(err, result, ctx, config)
+  if type(answer) == "table" and answer.applied and next(before) then
+    local buffers = {}
+    for bufnr, state in pairs(before) do
+      state.bufnr = bufnr
+      state.after_seq = undo_seq(bufnr)
+      state.after_lines = lines_of(bufnr)
+      table.insert(buffers, state)
+    end
+    M.last_edit = { buffers = buffers }
+  end
+  return answer
+end
+
+local function display_name(state)
+  return vim.fn.fnamemodify(vim.uri_to_fname(state.uri), ":~:.")
+end
+
+--- Revert the last fix run's edit in every buffer it changed, or none of them: a
+--- buffer edited since then is named and everything is left as it is.
+function M.undo()
+  local last = M.last_edit
+  if not last then
+    notify("no fix run to undo in this session")
+    return false
+  end
+  local todo = {}
+  for _, state in ipairs(last.buffers) do
+    local bufnr = state.bufnr
+    if not vim.api.nvim_buf_is_loaded(bufnr) then
+      notify(display_name(state) .. " was closed since the fix run; nothing undone", vim.log.levels.WARN)
+      return false
+    end
+    local seq, lines = undo_seq(bufnr), lines_of(bufnr)
+    if not (seq == state.seq and vim.deep_equal(lines, state.lines)) then
+      if seq ~= state.after_seq or not vim.deep_equal(lines, state.after_lines) then
+        notify(display_name(state) .. " was edited since the fix run; nothing undone", vim.log.levels.WARN)
+        return false
+      end
+      table.insert(todo, state)
+    end
+  end
+  for _, state in ipairs(todo) do
+    vim.api.nvim_buf_call(state.bufnr, function()
+      vim.cmd("silent undo " .. state.seq)
+    end)
+  end
+  M.last_edit = nil
+  local failed = {}
+  for _, state in ipairs(todo) do
+    if not vim.deep_equal(lines_of(state.bufnr), state.lines) then
+      table.insert(failed, display_name(state))
+    end
+  end
+  if #failed > 0 then
+    notify("could not fully undo " .. table.concat(failed, ", "), vim.log.levels.ERROR)
+    return false
+  end
+  notify(string.format("undid the fix run in %d buffer%s", #last.buffers, #last.buffers == 1 and "" or "s"))
+  return true
+end
+
+--- The server's log: the `log_file` given to setup(), else this session's
+--- window/logMessage lines in a scratch buffer.
+function M.open_log()
+  local file = M.config.log_file and vim.fn.expand(M.config.log_file)
+  if file and uv.fs_stat(file) then
+    vim.cmd("split " .. vim.fn.fnameescape(file))
+    vim.bo.readonly = true
+    vim.bo.autoread = true
+    vim.cmd("silent! checktime")
+  else
+    local bufnr = vim.fn.bufnr("stomper://log")
+    if bufnr == -1 then
+      bufnr = vim.api.nvim_create_buf(false, true)
+      vim.api.nvim_buf_set_name(bufnr, "stomper://log")
+      vim.bo[bufnr].bufhidden = "hide"
+      vim.bo[bufnr].swapfile = false
+    end
+    vim.bo[bufnr].modifiable = true
+    local lines = #M.log_lines > 0 and M.log_lines or { "(the Stomper server has logged nothing yet)" }
+    vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, lines)
+    vim.bo[bufnr].modifiable = false
+    vim.bo[bufnr].modified = false
+    vim.cmd("split")
+    vim.api.nvim_win_set_buf(0, bufnr)
+  end
+  vim.cmd("normal! G")
+end
+
 local function client_config(root)
   return {
     name = NAME,
@@ -177,6 +387,9 @@ local function client_config(root)
     handlers = {
       ["$/progress"] = progress_handler,
       ["workspace/configuration"] = configuration_handler,
+      ["workspace/applyEdit"] = apply_edit_handler,
+      ["window/showMessage"] = show_message_handler,
+      ["window/logMessage"] = log_message_handler,
     },
   }
 end
@@ -268,12 +481,10 @@ end
 local function execute_on(client, command, arguments, bufnr, on_result)
   local params = { command = command, arguments = arguments }
   request(client, "workspace/executeCommand", params, function(err, result)
+    -- A refusal ("already fixing") and a cancel's outcome reach the user as the
+    -- server's own window/showMessage: saying them here too would be a second line.
     if err then
       notify(command .. " failed: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
-    elseif type(result) == "table" and result.started == false and result.reason then
-      notify(result.reason, vim.log.levels.WARN)
-    elseif command == "stomper.cancel" and type(result) == "table" then
-      notify(result.cancelled == 0 and "no fix run to cancel" or "cancelling the fix run")
     end
     if on_result then
       on_result(result, err)
@@ -373,6 +584,12 @@ local function create_commands()
   command("StomperRestart", function()
     M.restart()
   end, { desc = "Stomper: restart the language server" })
+  command("StomperUndo", function()
+    M.undo()
+  end, { desc = "Stomper: undo the last fix run in every buffer it changed" })
+  command("StomperLog", function()
+    M.open_log()
+  end, { desc = "Stomper: open the server's log" })
 end
 
 function M.setup(opts)
