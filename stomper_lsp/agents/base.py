@@ -37,6 +37,10 @@ class AgentTask:
     confinement: Confinement | None = None
     """What the agent's process tree may write (None: unconfined, for direct library use);
     every process an agent starts goes through `run_process(..., confinement=...)`."""
+    leave_out: tuple[str, ...] = ()
+    """Units of an earlier result (`AgentResult.applied`) to leave out this time, or one
+    fix of such a unit as `UNIT:LINE`: the test narrowing's request (workflow/test_bisect.py).
+    Only agents that report `applied` are asked."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,9 @@ class AgentResult:
     tokens: int | None = None
     usd: float | None = None
     """What the run cost, where the CLI reports it."""
+    applied: tuple[str, ...] = ()
+    """The units it applied, in order (the built-in agent: ruff rule codes). An agent that
+    names them can have a test-rejected attempt narrowed down with `AgentTask.leave_out`."""
 
     @property
     def failed(self) -> bool:
@@ -70,6 +77,9 @@ class Agent(Protocol):
     - `max_useful_attempts: int` -- a fixed list of strategies; more attempts cannot help.
     - `fresh_attempts: bool` -- each retry starts from the snapshot instead of building on
       the last attempt's leftovers (AI agents build on them; a strategy list restarts).
+    - `narrowable: bool` -- its results name what they applied (`AgentResult.applied`) and
+      it honours `AgentTask.leave_out`, cheaply and deterministically: the merge queue may
+      re-run it to narrow a file the tests reject (workflow/batch_narrowing.py).
     - `state_dirs: Sequence[Path]` -- folders the agent's CLI must write besides its sandbox
       (`~/.claude`, `~/.codex` ...); confinement makes them writable, creating them if missing.
     """

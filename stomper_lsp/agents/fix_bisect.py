@@ -7,6 +7,10 @@ ruff's stdin, so each try costs milliseconds and no test run: safe fixes first (
 rewrite can make an unsafe one unnecessary), then unsafe ones; a batch that adds issues
 is narrowed down rule by rule, and a rule that adds issues, fix by fix. The engine still
 re-checks (and tests) whatever this returns: nothing here is believed, only tried.
+
+`leave_out` is how the test narrowing (workflow/test_bisect.py) asks for a smaller set:
+a rule code (`F841`) leaves out all of that rule's fixes, `CODE:LINE` (a line of the
+user's file, as `fix_id` names it) only that one fix; the rule's other fixes are kept.
 """
 
 from __future__ import annotations
@@ -58,6 +62,20 @@ def apply_fix(text: str, fix: Fix) -> str:
     return text
 
 
+def original_line(before: Sequence[Issue], issue: Issue) -> int:
+    """Earlier fixes may have moved the line: name it as it is in the user's file."""
+    same = [
+        i for i in before
+        if i.code == issue.code and i.line_text.strip() == issue.line_text.strip()
+    ]
+    return min(same, key=lambda i: abs(i.line - issue.line)).line if same else issue.line
+
+
+def fix_id(before: Sequence[Issue], issue: Issue) -> str:
+    """`CODE:LINE`: one fix, named by its rule and its line in the user's file."""
+    return f"{issue.code}:{original_line(before, issue)}"
+
+
 def _named(issues: Sequence[Issue]) -> str:
     return ", ".join(f"{i.code} at line {i.line}" for i in issues[:3]) + (
         f" and {len(issues) - 3} more" if len(issues) > 3 else ""
@@ -67,27 +85,30 @@ def _named(issues: Sequence[Issue]) -> str:
 class FixBisector:
     """Finds the largest set of a file's fixes it can keep without adding an issue."""
 
-    def __init__(self, lint: Lint, apply_rules: ApplyRules, original: str) -> None:
+    def __init__(
+        self, lint: Lint, apply_rules: ApplyRules, original: str,
+        leave_out: Sequence[str] = (),
+    ) -> None:
         self._lint = lint
         self._apply = apply_rules
         self._original = original
         self._before: list[Issue] = []
+        self._left_rules = {entry for entry in leave_out if ":" not in entry}
+        self._left_fixes = {entry for entry in leave_out if ":" in entry}
+        self._one_by_one = {entry.partition(":")[0] for entry in self._left_fixes}
+        """Rules with a fix left out: applied fix by fix, so that one can be skipped."""
 
     async def run(self, codes: Sequence[str], *, unsafe: bool) -> BisectResult:
         self._before = await self._lint(self._original)
         result = BisectResult(self._original)
+        codes = [code for code in codes if code not in self._left_rules]
         await self._phase(result, codes, unsafe=False)
         if unsafe:
             await self._phase(result, codes, unsafe=True)
         return result
 
     def _original_line(self, issue: Issue) -> int:
-        """Earlier fixes may have moved the line: name it as it is in the user's file."""
-        same = [
-            i for i in self._before
-            if i.code == issue.code and i.line_text.strip() == issue.line_text.strip()
-        ]
-        return min(same, key=lambda i: abs(i.line - issue.line)).line if same else issue.line
+        return original_line(self._before, issue)
 
     async def _introduced(self, text: str) -> tuple[str, list[Issue]]:
         """The text after cleaning up what its fixes left behind, and what it still adds."""
@@ -101,8 +122,10 @@ class FixBisector:
         return text, new_issues(self._before, await self._lint(text))
 
     async def _phase(self, result: BisectResult, codes: Sequence[str], *, unsafe: bool) -> None:
-        present = sorted({i.code for i in fixable(await self._lint(result.text), codes,
-                                                  unsafe=unsafe)})
+        found = {i.code for i in fixable(await self._lint(result.text), codes, unsafe=unsafe)}
+        present = sorted(found - self._one_by_one)
+        for code in sorted(found & self._one_by_one):
+            await self._fix_by_fix(result, code, unsafe=unsafe)
         if not present:
             return
         text, added = await self._introduced(await self._apply(result.text, present, unsafe))
@@ -128,6 +151,9 @@ class FixBisector:
                 break
             issue = candidates[skipped]
             assert issue.fix is not None
+            if fix_id(self._before, issue) in self._left_fixes:
+                skipped += 1  # the test narrowing asked for this one to be left out
+                continue
             text, added = await self._introduced(apply_fix(result.text, issue.fix))
             if added:
                 line = (

@@ -78,6 +78,8 @@ class RuffFixAgent:
     """Attempt 1 applies safe and unsafe fixes; attempt 2, safe ones only. Nothing else."""
     fresh_attempts = True
     """Attempt 2 must not inherit the unsafe fix that got attempt 1 rejected."""
+    narrowable = True
+    """Re-running it costs milliseconds and gives the same text (workflow/test_bisect.py)."""
 
     def __init__(
         self,
@@ -148,7 +150,8 @@ class RuffFixAgent:
 
         started = time.monotonic()
         try:
-            result = await FixBisector(lint, apply_rules, original).run(codes, unsafe=unsafe)
+            bisector = FixBisector(lint, apply_rules, original, task.leave_out)
+            result = await bisector.run(codes, unsafe=unsafe)
         except OSError as exc:
             return AgentResult(None, timed_out=False, summary=f"could not start: {exc}")
         except CheckerError as exc:
@@ -159,6 +162,7 @@ class RuffFixAgent:
             path.write_bytes(result.text.encode("utf-8"))
         summary = (
             f"applied {', '.join(result.kept_rules) or 'no'} fixes"
+            + (f" leaving out {', '.join(task.leave_out)}" if task.leave_out else "")
             + (f"; dropped {len(result.dropped)} that would add issues" if result.dropped else "")
             + f" ({time.monotonic() - started:.2f} s)"
         )
@@ -169,6 +173,7 @@ class RuffFixAgent:
             summary=summary,
             dropped_fixes=tuple(result.dropped),
             final=final,
+            applied=tuple(result.kept_rules),
         )
 
     async def _fixed_text(

@@ -110,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
         "per-file: the suite runs after every attempt of every file",
     )
     fix.add_argument(
+        "--test-bisect-budget",
+        type=int,
+        metavar="N",
+        help="test runs per file for narrowing a fix the tests reject down to the rules, "
+        "then single fixes, that break them (default 8; 0: drop the file's fix whole)",
+    )
+    fix.add_argument(
         "--allow-unconfined",
         action="store_true",
         help="run agents even where they cannot be confined (no bubblewrap, no Landlock); "
@@ -173,6 +180,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             agent_timeout=args.agent_timeout,
             test_command=args.test_command,
             test_mode=args.test_mode,
+            test_bisect_budget=args.test_bisect_budget,
             allow_unconfined=True if args.allow_unconfined else None,
             executor=args.executor,
             ray_address=args.ray_address,

@@ -111,6 +111,16 @@ class StomperConfig(BaseModel):
         "the tests is not delivered. `per-file`: every attempt of every file runs the suite "
         "(a failing one is retried with the failure as feedback).",
     )
+    test_bisect_budget: int = Field(
+        default=8,
+        ge=0,
+        le=100,
+        description="Test runs one file may spend narrowing down a fix the tests reject "
+        "(0-100): the built-in agent's rules are left out one at a time by bisection, then "
+        "single fixes, and the largest set that passes the tests is kept (every kept set "
+        "passed a test run on exactly its bytes). 0: a rejected attempt is dropped whole, "
+        "as before. In batch mode it applies to each file the queue finds breaking the tests.",
+    )
     python: str | None = Field(
         default=None,
         description="Interpreter whose packages mypy resolves imports from. Default: the "

@@ -87,7 +87,7 @@ def summary(report: FixReport, delivery: Delivery) -> str:
     ]
     if dropped:
         more = f" and {len(dropped) - 1} more" if len(dropped) > 1 else ""
-        text += f" Fixes left out because they would add issues: {dropped[0]}{more}."
+        text += f" Fixes left out (each would add an issue or break the tests): {dropped[0]}{more}."
     if report.confinement.startswith("none"):
         text += " Agents ran UNCONFINED (you allowed it: allowUnconfined)."
     if report.errors:

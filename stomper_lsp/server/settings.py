@@ -13,7 +13,8 @@ Editor key -> meaning:
   mypy_path (editor settings are the user's own, so they may name programs)
 - allowUnconfined, agentWritableDirs: allow_unconfined, agent_writable_dirs (likewise
   the user's own: they loosen the agents' confinement)
-- maxParallelFiles, maxAttempts, agentTimeout, checkerTimeout: the snake_case keys
+- maxParallelFiles, maxAttempts, agentTimeout, checkerTimeout, testMode,
+  testBisectBudget: the snake_case keys
 - lintOnChange: run ruff on unsaved changes (default true)
 - debounceMs: quiet time after a keystroke before ruff runs again (default 40)
 - maxFileSize: bytes; larger documents are not checked (default 1 MiB)

@@ -191,7 +191,9 @@ def _report(
         (FileOutcome.model_validate(o) for o in final.get("outcomes") or []),
         key=lambda o: o.path,
     )
-    apply_test_verdicts(outcomes, final.get("tests_failed") or [])
+    apply_test_verdicts(
+        outcomes, final.get("tests_failed") or [], final.get("tests_narrowed") or []
+    )
     errors = list(final.get("collect_errors") or []) + list(final.get("branch_errors") or [])
     changes = [
         FileChange(path=path, base_text=context.result.base_texts.get(path), new_text=text)

@@ -109,6 +109,7 @@ class _FilePipeline:
             prompt_dir=ctx.run_dir / "prompts",
             # In batch mode the tests run later, once for many files (test_queue.py).
             test_command=None if ctx.tests_in_batches else ctx.test_command,
+            test_bisect_budget=ctx.project.config.test_bisect_budget,
         )
         execution = await ctx.executor.find_fix(
             request, lambda kind, message, attempt: self.emit(kind, message, attempt)

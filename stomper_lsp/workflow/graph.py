@@ -84,9 +84,10 @@ async def aggregate(state: RunState) -> dict[str, Any]:
     """Runs once after every branch (defer=True); reducers already merged their outcomes."""
     applied = {FileStatus.FIXED.value, FileStatus.PARTIAL.value}
     broke_tests = {entry["path"] for entry in state.get("tests_failed") or []}
+    narrowed = {e["path"]: int(e["issues_after"]) for e in state.get("tests_narrowed") or []}
     after = sum(
-        o["issues_after"] if o["status"] in applied and o["path"] not in broke_tests
-        else o["issues_before"]
+        o["issues_before"] if o["path"] in broke_tests or o["status"] not in applied
+        else narrowed.get(o["path"], o["issues_after"])
         for o in state.get("outcomes") or []
     )
     return {"issues_after": after}

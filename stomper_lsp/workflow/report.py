@@ -61,6 +61,9 @@ class AttemptReport(BaseModel):
     tokens: int | None = None
     usd: float | None = None
     dropped_fixes: list[str] = Field(default_factory=list)
+    """Fixes left out, each with why: it would add an issue, or it breaks the tests."""
+    test_runs: int = 0
+    """Test runs spent narrowing this attempt down (workflow/test_bisect.py)."""
 
 
 class FileOutcome(BaseModel):

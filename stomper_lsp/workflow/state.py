@@ -34,5 +34,6 @@ class RunState(TypedDict, total=False):
     tests_passed: Annotated[list[str], operator.add]
     confirmed: Annotated[list[str], operator.add]
     tests_failed: Annotated[list[dict[str, str]], operator.add]  # {path, reason}
+    tests_narrowed: Annotated[list[dict[str, Any]], operator.add]  # NarrowedFile fields
     # Written by aggregate.
     issues_after: int

@@ -8,12 +8,15 @@ is delivered. It fails: it sends its two halves on (merge queues bisect the same
 until a failing batch of one file names the file that breaks the tests. A run in which
 nothing breaks costs one suite run; k breaking files cost about 2k log2(n) runs. Halves
 passing separately were still verified only separately, so when anything was split the
-passing files are confirmed together once more before they are delivered.
+passing files are confirmed together once more before they are delivered. A file a
+batch of one rejects is narrowed down fix by fix with test runs first (batch_narrowing.py):
+what of its fix passes alone is staged instead and confirmed with the others.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any, TypedDict
 
 from langgraph.runtime import Runtime
@@ -22,6 +25,7 @@ from langgraph.types import Command, Send
 from stomper_lsp.merging.three_way import merge_texts
 from stomper_lsp.process import run_process
 from stomper_lsp.sandbox.pool import Sandbox
+from stomper_lsp.workflow.batch_narrowing import NarrowedFile, can_narrow, narrow_staged
 from stomper_lsp.workflow.context import RunContext
 from stomper_lsp.workflow.fix_file import log_name
 from stomper_lsp.workflow.report import AttemptReport, FileOutcome, FileStatus
@@ -115,6 +119,14 @@ async def suite_batch(job: BatchJob, *, runtime: Runtime[RunContext]) -> Command
         update[key] = paths
         return Command(update=update)
     if len(paths) == 1:
+        narrowed = None
+        if texts is not None and not job["confirm"] and can_narrow(ctx):
+            narrowed, runs = await narrow_staged(ctx, paths[0], failure)
+            update["suite_runs"] += runs
+        if narrowed is not None:
+            update["tests_passed"] = paths
+            update["tests_narrowed"] = [asdict(narrowed)]
+            return Command(update=update)
         update["tests_failed"] = [{"path": paths[0], "reason": failure}]
         return Command(update=update)
     if job["confirm"]:
@@ -188,10 +200,18 @@ def _log_rejection(ctx: RunContext, path: str, reason: str) -> None:
         out.write(f"===== stomper: the batched test run rejects {path} =====\nreason: {reason}\n\n")
 
 
-def apply_test_verdicts(outcomes: list[FileOutcome], failed: Sequence[Mapping[str, str]]) -> None:
-    """A file whose fix broke the tests is reported as failed, with the run's tail."""
+def apply_test_verdicts(
+    outcomes: list[FileOutcome], failed: Sequence[Mapping[str, str]],
+    narrowed: Sequence[Mapping[str, Any]] = (),
+) -> None:
+    """A narrowed file reports what of its fix was kept; a file whose fix broke the tests
+    is reported as failed, with the run's tail (also after narrowing, if the confirming
+    run rejects it)."""
+    narrowings = {entry["path"]: NarrowedFile(**entry) for entry in narrowed}
     reasons = {entry["path"]: entry["reason"] for entry in failed}
     for outcome in outcomes:
+        if outcome.path in narrowings:
+            narrowings[outcome.path].apply_to(outcome)
         reason = reasons.get(outcome.path)
         if reason is None:
             continue

@@ -14,6 +14,10 @@ Per attempt, in this order (see verification.py for the delivery rule):
    looked at again: anything that moved since the capture rejects the attempt;
 6. the optional test command runs, and the hashes are checked once more.
 The texts handed back are the captured ones, never a later read of the sandbox.
+
+An attempt the tests reject is narrowed down (workflow/test_bisect.py) before the next
+attempt, when the agent names what it applied: each trial is one more attempt judged
+exactly as above, so what is kept passed the checkers and the tests on those bytes.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from stomper_lsp.sandbox.pool import Sandbox, SandboxChanges
 from stomper_lsp.symlinks import link_refusal
 from stomper_lsp.workflow.capture import Capture, UncapturableFileError, capture
 from stomper_lsp.workflow.report import AttemptReport
+from stomper_lsp.workflow.test_bisect import Narrowed, Trial, narrow_by_tests
 from stomper_lsp.workflow.test_command import suite_invocation
 from stomper_lsp.workflow.verification import (
     AttemptFiles,
@@ -67,6 +72,18 @@ class FixRequest:
     log_path: Path
     prompt_dir: Path
     test_command: Sequence[str] | None = None
+    test_bisect_budget: int = 0
+    """Test runs this file may spend narrowing a test-rejected attempt (0: none)."""
+    known_test_failure: KnownTestFailure | None = None
+
+
+@dataclass(frozen=True)
+class KnownTestFailure:
+    """Texts the test command already rejected (a batch of one in the merge queue): an
+    attempt that produces exactly these is rejected for it without running the tests."""
+
+    texts: Mapping[str, str]
+    failure: str
 
 
 @dataclass
@@ -83,6 +100,8 @@ class VerifiedFix:
     reports: list[AttemptReport] = field(default_factory=list)
     skipped: str | None = None
     """Why the file was never given to an agent (e.g. it is a symbolic link)."""
+    test_runs: int = 0
+    """How many times the test command ran for this file."""
     agent_failure: str | None = None
     """The last attempt ended because the agent itself failed (its error), not on a verdict."""
 
@@ -113,6 +132,10 @@ class _Judged:
     test_tail: str = ""
     agent_final: bool = False
     """The agent said another attempt could not differ (AgentResult.final)."""
+    tested: bool = False
+    """The test command judged it (it ran, or already rejected exactly these bytes)."""
+    applied: tuple[str, ...] = ()
+    agent_dropped: tuple[str, ...] = ()
 
 
 def _listed(paths: Sequence[str]) -> str:
@@ -173,6 +196,7 @@ class _Body:
             getattr(self.agent, "max_useful_attempts", None) or self.request.max_attempts,
         )
         fresh = bool(getattr(self.agent, "fresh_attempts", False))
+        budget = self.request.test_bisect_budget
         verdict: Verdict | None = None
         for attempt in range(1, max_attempts + 1):
             if fresh and attempt > 1 and not await self.sandbox.reset():
@@ -181,22 +205,79 @@ class _Body:
             judged = await self._attempt(attempt, verdict)
             verdict = self.result.verdict = judged.verdict
             if judged.kind == "accepted" and judged.captured is not None:
-                self.result.texts = {
-                    p: text
-                    for p in judged.delivered
-                    if (text := judged.captured.text(p)) is not None
-                }
-                self.result.digests = {p: judged.captured.digests[p] for p in self.result.texts}
-                self.emit("verified", verdict.reason, attempt)
+                self._keep(judged, attempt)
                 break
             self.emit("rejected", verdict.reason, attempt)
+            if judged.tested and judged.applied and fresh and budget > 0:
+                narrowed = await self._narrow(attempt, judged, budget)
+                budget -= narrowed.test_runs
+                best = narrowed.best.payload if narrowed.best else None
+                if best is not None and best.captured is not None:
+                    await self._record_narrowed(attempt, best, narrowed)
+                    self.result.verdict = best.verdict
+                    self._keep(best, attempt)
+                    break
             if verdict.final or judged.agent_final:
                 break
         return self.result
 
-    async def _attempt(self, attempt: int, last: Verdict | None) -> _Judged:
+    def _keep(self, judged: _Judged, attempt: int) -> None:
+        assert judged.captured is not None
+        self.result.texts = {
+            p: text for p in judged.delivered if (text := judged.captured.text(p)) is not None
+        }
+        self.result.digests = {p: judged.captured.digests[p] for p in self.result.texts}
+        self.emit("verified", judged.verdict.reason, attempt)
+
+    async def _narrow(self, attempt: int, rejected: _Judged, budget: int) -> Narrowed[_Judged]:
+        """Trials that leave out some of what the rejected attempt applied (test_bisect.py)."""
+        runs = 0
+
+        async def probe(leave_out: tuple[str, ...]) -> Trial[_Judged]:
+            nonlocal runs
+            if not await self.sandbox.reset():
+                return Trial(False, False, "the sandbox could not be reset")
+            message = (f"narrowing attempt {attempt} by tests (test run {runs + 1} of at "
+                       f"most {budget}): leaving out {', '.join(leave_out) or 'nothing'}")
+            judged = await self._attempt(attempt, None, leave_out=leave_out, message=message)
+            runs += int(judged.tested)
+            await asyncio.to_thread(
+                _append_trial, self.request.log_path, self.request.path, leave_out, judged
+            )
+            passed = judged.kind == "accepted" and judged.captured is not None
+            return Trial(passed, judged.tested, judged.verdict.reason,
+                         judged.verdict.remaining, judged)
+
+        return await narrow_by_tests(
+            rejected.applied, probe, budget=budget, failure=rejected.verdict.reason,
+            failed_remaining=rejected.verdict.remaining,
+            before=self.request.baseline.get(self.request.path, self.request.issues),
+        )
+
+    async def _record_narrowed(
+        self, attempt: int, best: _Judged, narrowed: Narrowed[_Judged]
+    ) -> None:
+        reason = (
+            f"{best.verdict.reason}; narrowed with {narrowed.test_runs} test run(s), "
+            f"left out: {'; '.join(narrowed.dropped)}"
+        )
+        best.verdict = dataclasses.replace(best.verdict, reason=reason)
+        report = AttemptReport(
+            attempt=attempt, verdict="accepted", reason=reason,
+            left_out=list(best.verdict.left_out),
+            dropped_fixes=[*best.agent_dropped, *narrowed.dropped],
+            test_runs=narrowed.test_runs,
+        )
+        self.result.reports.append(report)
+        await asyncio.to_thread(_append_verdict, self.request.log_path, self.request.path, report)
+
+    async def _attempt(
+        self, attempt: int, last: Verdict | None, *, leave_out: tuple[str, ...] = (),
+        message: str = "",
+    ) -> _Judged:
+        """One attempt, judged; a narrowing trial (`leave_out`) is logged by its caller."""
         request = self.request
-        self.emit("attempt", f"attempt {attempt}", attempt)
+        self.emit("attempt", message or f"attempt {attempt}", attempt)
         self.sandbox.mark_dirty()
         confinement = await self._confinement(state_dirs=True)
         task = AgentTask(
@@ -210,6 +291,7 @@ class _Body:
             timeout=request.agent_timeout,
             prompt_dir=request.prompt_dir,
             confinement=confinement,
+            leave_out=leave_out,
         )
         started = time.monotonic()
         async with self._watched(confinement, "the agent") as escapes:
@@ -219,9 +301,13 @@ class _Body:
             judged = _Judged(Verdict(False, escapes.reason), "rejected")
         else:
             judged = await self._judge(outcome)
-        if isinstance(outcome, AgentResult) and outcome.final:
-            judged = dataclasses.replace(judged, agent_final=True)
-        await self._record(attempt, judged, outcome)
+        if isinstance(outcome, AgentResult):
+            judged = dataclasses.replace(
+                judged, agent_final=outcome.final, applied=outcome.applied,
+                agent_dropped=outcome.dropped_fixes,
+            )
+        if not message:
+            await self._record(attempt, judged, outcome)
         return judged
 
     async def _judge(self, outcome: object) -> _Judged:
@@ -262,20 +348,35 @@ class _Body:
                 "rejected",
             )
         delivered = sorted(set(files.judged) & set(changes.modified + changes.added))
-        if self.request.test_command:
-            self.sandbox.mark_dirty()  # tests may write files; those are never part of the fix
-            failure, tail = await self._run_tests()
+        tested = bool(self.request.test_command)
+        if tested:
+            failure, tail = await self._known_failure(captured, delivered) or (None, "")
+            if failure is None:
+                self.sandbox.mark_dirty()  # tests may write files; never part of the fix
+                failure, tail = await self._run_tests()
             late = await captured.changed_since_async()
             if late:
                 return _Judged(_late_change(late), "rejected", test_tail=tail)
             if failure:
                 rejected = Verdict(False, failure, remaining=verdict.remaining, left_out=left_out)
-                return _Judged(rejected, "rejected", test_tail=tail)
+                return _Judged(rejected, "rejected", test_tail=tail, tested=True)
         if left_out:
             verdict = dataclasses.replace(
                 verdict, reason=f"{verdict.reason}; left out (not delivered): {_listed(left_out)}"
             )
-        return _Judged(verdict, "accepted", captured, delivered)
+        return _Judged(verdict, "accepted", captured, delivered, tested=tested)
+
+    async def _known_failure(
+        self, captured: Capture, delivered: Sequence[str]
+    ) -> tuple[str, str] | None:
+        """The failure the tests already gave on exactly these texts, if they did."""
+        known = self.request.known_test_failure
+        if known is None:
+            return None
+        texts = {p: captured.text(p) for p in delivered}
+        if texts != dict(known.texts):
+            return None
+        return known.failure, known.failure.partition("\n")[2]
 
     async def _check(
         self, files: AttemptFiles, captured: Capture, changes: SandboxChanges
@@ -315,6 +416,7 @@ class _Body:
             return str(exc), ""
         command = invocation.argv
         confinement = await self._confinement(state_dirs=False)
+        self.result.test_runs += 1
         try:
             async with self._watched(confinement, "the test command") as escapes:
                 result = await run_process(
@@ -366,8 +468,25 @@ def _append_verdict(log_path: Path, target: str, report: AttemptReport) -> None:
     if report.left_out:
         lines.append(f"left out (not delivered): {', '.join(report.left_out)}")
     lines += [f"dropped fix: {fix}" for fix in report.dropped_fixes]
+    if report.test_runs:
+        lines.append(f"test runs spent narrowing: {report.test_runs}")
     if report.tokens is not None or report.usd is not None:
         lines.append(f"cost: {report.tokens or 0} tokens, ${report.usd or 0:.4f}")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a", encoding="utf-8", errors="surrogateescape") as log:
+        log.write("\n".join(lines) + "\n\n")
+
+
+def _append_trial(
+    log_path: Path, target: str, leave_out: Sequence[str], judged: _Judged
+) -> None:
+    """One narrowing trial in the file's log: what it left out and how it was judged."""
+    verdict = "tests pass" if judged.kind == "accepted" else judged.kind
+    lines = [
+        f"===== stomper: narrowing trial for {target}, leaving out "
+        f"{', '.join(leave_out) or 'nothing'}: {verdict} =====",
+        f"reason: {judged.verdict.reason}",
+    ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8", errors="surrogateescape") as log:
         log.write("\n".join(lines) + "\n\n")
