@@ -4,7 +4,8 @@ Applying all of a file's fixes at once is all or nothing: one rule whose fix mak
 issue (UP030 on mixed `{0}{1}` numbering makes F525; B011 inside `except` makes B904)
 would cost the file every other fix. Everything here works on the file's text through
 ruff's stdin, so each try costs milliseconds and no test run: safe fixes first (a safe
-rewrite can make an unsafe one unnecessary), then unsafe ones; a batch that adds issues
+rewrite can make an unsafe one unnecessary), then unsafe ones, then the safe ones again
+for what the unsafe rewrites brought back; a batch that adds issues
 is narrowed down rule by rule, and a rule that adds issues, fix by fix. The engine still
 re-checks (and tests) whatever this returns: nothing here is believed, only tried.
 
@@ -105,6 +106,9 @@ class FixBisector:
         await self._phase(result, codes, unsafe=False)
         if unsafe:
             await self._phase(result, codes, unsafe=True)
+            # An unsafe rewrite can bring back what a safe rule fixes (SIM103 writes
+            # `not (a and b or c)`: RUF021 again; SIM105 adds an import: I001 again).
+            await self._phase(result, codes, unsafe=False)
         return result
 
     def _original_line(self, issue: Issue) -> int:

@@ -91,3 +91,19 @@ def test_apply_fix_uses_zero_based_positions() -> None:
         FixEdit(start=at(0, 0), end=at(1, 0), content=""),
     ))
     assert apply_fix("import os\nabc x = 1\n", fix) == "abc yy = 1\n"
+
+
+async def test_safe_fixes_again_after_unsafe_rewrites(project: Path, collect: Collect) -> None:
+    """SIM103 (unsafe) rebuilds the condition and drops RUF021's parentheses (toolz 0.9.0)."""
+    (project / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["SIM", "RUF"]\n')
+    (project / "mod.py").write_text(
+        "def f(a, b, c, d):\n    if (\n        a and b\n        or c and d\n    ):\n"
+        "        return False\n    else:\n        return True\n"
+    )
+    before = await collect(project, ["mod.py"], ["ruff"])
+    assert sorted(i.code for i in before) == ["RUF021", "RUF021", "SIM103"]
+    await RuffFixAgent(RUFF).fix(
+        AgentTask(workdir=project, target="mod.py", issues=before, attempt=1)
+    )
+    assert await collect(project, ["mod.py"], ["ruff"]) == []
+    assert "return not ((a and b) or (c and d))" in (project / "mod.py").read_text()
