@@ -9,7 +9,8 @@ from stomper_lsp.workflow.progress import describe
 from stomper_lsp.workflow.report import ProgressEvent
 
 _PLAIN_KINDS = frozenset(
-    {"started", "rejected", "verified", "merged", "conflict", "failed", "unchanged", "skipped"}
+    {"started", "rejected", "verified", "merged", "conflict", "failed", "unchanged", "skipped",
+     "testing"}
 )
 _STATUS_WORD = {
     "merged": "done",
@@ -45,6 +46,8 @@ class ProgressDisplay:
             self._out.write("\r\x1b[2K" + line[: width - 1] + "\n")
         running = ", ".join(sorted(self._running))
         status = f"[{event.done}/{event.total}] {event.running} running: {running}"
+        if event.kind == "testing":
+            status = f"[{event.done}/{event.total}] {describe(event).split(' · ', 2)[-1]}"
         self._out.write("\r\x1b[2K" + status[: width - 1])
         self._out.flush()
 

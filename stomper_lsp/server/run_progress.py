@@ -27,6 +27,8 @@ def progress_message(event: ProgressEvent) -> str:
     text = f"{event.done}/{event.total} files · {event.running} running"
     if event.path and event.kind in ("started", "attempt", "merged", "failed", "conflict"):
         text += f" · {event.kind} {event.path}"
+    elif event.kind == "testing":
+        text += f" · {event.path + ': ' if event.path else ''}{event.message}"
     return text
 
 

@@ -14,14 +14,19 @@ with the other files before anything is delivered.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from stomper_lsp.sandbox.snapshot import read_snapshot_files
 from stomper_lsp.workflow.context import RunContext
 from stomper_lsp.workflow.fix_file import log_name
 from stomper_lsp.workflow.report import AttemptReport, FileOutcome, FileStatus
 from stomper_lsp.workflow.test_queue_state import StagedFix
-from stomper_lsp.workflow.verified_fix import FixRequest, KnownTestFailure, find_verified_fix
+from stomper_lsp.workflow.verified_fix import (
+    Emit,
+    FixRequest,
+    KnownTestFailure,
+    find_verified_fix,
+)
 
 
 @dataclass
@@ -51,7 +56,7 @@ def can_narrow(ctx: RunContext) -> bool:
 
 
 async def narrow_staged(
-    ctx: RunContext, path: str, failure: str
+    ctx: RunContext, path: str, failure: str, emit: Emit
 ) -> tuple[NarrowedFile | None, int]:
     """Re-run `path`'s body with the tests; on success its staged fix is the narrowed one.
     Also returns how many test runs that took."""
@@ -69,10 +74,6 @@ async def narrow_staged(
         test_bisect_budget=config.test_bisect_budget,
         known_test_failure=KnownTestFailure(dict(staged.texts), failure),
     )
-
-    def emit(kind: Literal["attempt", "verified", "rejected"], message: str,
-             attempt: int) -> None:
-        del kind, message, attempt  # the queue reports the file's end, not each trial
 
     async with ctx.pool.lease() as sandbox:
         found = await find_verified_fix(

@@ -28,8 +28,11 @@ class RunStatus(StrEnum):
 
 ProgressKind = Literal[
     "run_started", "queued", "started", "attempt", "verified", "rejected", "merged",
-    "conflict", "failed", "unchanged", "skipped", "run_finished",
+    "conflict", "failed", "unchanged", "skipped", "testing", "run_finished",
 ]
+"""`testing`: the batched test stage (workflow/test_queue.py) started or ended a suite
+run, or is narrowing a file down (path set); the message says which, e.g. "testing
+batch 2 of 3: 4 files". It moves no file's count."""
 
 
 class ProgressEvent(BaseModel):
@@ -119,8 +122,9 @@ class FixReport(BaseModel):
     """Seconds per phase: snapshot, collect, fix (the fan-out), cleanup."""
     errors: list[str] = Field(default_factory=list)
     suite_runs: int = 0
-    """Test command runs of the batched test stage (test_mode = "batch"; per-file runs
-    happen inside the attempts and are not counted here)."""
+    """Test command runs of the batched test stage (test_mode = "batch"), the narrowing
+    of files it rejects included (per-file runs happen inside the attempts and are not
+    counted here)."""
     confinement: str = "none"
     executor: str = "local"
     resumed_files: int = 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
@@ -97,7 +97,14 @@ def plan_batches(state: Mapping[str, Any], *, runtime: Runtime[RunContext]) -> l
     staged = sorted(runtime.context.tests.staged)
     if not staged:
         return "finish_tests"
+    runtime.context.tests.planned += 1
     return [Send("suite_batch", BatchJob(paths=staged, confirm=False))]
+
+
+def _progress(runtime: Runtime[RunContext], message: str, path: str | None = None) -> None:
+    """A `testing` event on the run's progress channel (CLI line, editor progress bar)."""
+    event = runtime.context.progress.event("testing", path, message)
+    runtime.stream_writer({"progress": event.model_dump(mode="json")})
 
 
 async def suite_batch(job: BatchJob, *, runtime: Runtime[RunContext]) -> Command[str]:
@@ -105,12 +112,18 @@ async def suite_batch(job: BatchJob, *, runtime: Runtime[RunContext]) -> Command
     ctx = runtime.context
     fixes = [ctx.tests.staged[path] for path in job["paths"]]
     texts = await combined_texts(fixes)
+    ctx.tests.started += 1
+    batch = f"batch {ctx.tests.started} of {ctx.tests.planned}"
+    files = job["paths"][0] if len(job["paths"]) == 1 else f"{len(job['paths'])} files"
+    together = ", together to confirm" if job["confirm"] else ""
+    _progress(runtime, f"testing {batch}: {files}{together}")
     failure: str | None
     if texts is None:
         failure = "its fix overlaps another file's fix in the same test batch"
     else:
         async with ctx.pool.lease() as sandbox:
             failure = await run_suite(ctx, sandbox, texts)
+    _progress(runtime, f"{batch}: the tests " + ("pass" if failure is None else "fail"))
     # A confirming batch was never counted open (a routing function cannot write state).
     update: dict[str, Any] = {"suite_runs": 1, "batches_open": 0 if job["confirm"] else -1}
     paths = job["paths"]
@@ -121,7 +134,16 @@ async def suite_batch(job: BatchJob, *, runtime: Runtime[RunContext]) -> Command
     if len(paths) == 1:
         narrowed = None
         if texts is not None and not job["confirm"] and can_narrow(ctx):
-            narrowed, runs = await narrow_staged(ctx, paths[0], failure)
+            path = paths[0]
+
+            def trial(kind: Literal["attempt", "verified", "rejected"], message: str,
+                      attempt: int) -> None:
+                if kind == "attempt" and message.startswith("narrowing"):
+                    _progress(runtime, message, path)
+                elif kind == "attempt":
+                    _progress(runtime, f"{message} again: its fix breaks the tests", path)
+
+            narrowed, runs = await narrow_staged(ctx, path, failure, trial)
             update["suite_runs"] += runs
         if narrowed is not None:
             update["tests_passed"] = paths
@@ -137,6 +159,7 @@ async def suite_batch(job: BatchJob, *, runtime: Runtime[RunContext]) -> Command
         ]
         return Command(update=update)
     middle = len(paths) // 2
+    ctx.tests.planned += 2
     update["tests_split"] = 1
     update["batches_open"] += 2
     return Command(
@@ -160,6 +183,7 @@ def after_batches(state: Mapping[str, Any], *, runtime: Runtime[RunContext]) -> 
     if state.get("tests_split") and len(passed) > 1 and not state.get("confirmed"):
         already = {entry["path"] for entry in state.get("tests_failed") or []}
         if not already & set(passed) and not _confirming(state):
+            runtime.context.tests.planned += 1
             return [Send("suite_batch", BatchJob(paths=passed, confirm=True))]
     return "finish_tests"
 

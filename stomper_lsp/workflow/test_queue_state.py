@@ -24,5 +24,8 @@ class SuiteQueue:
     staged: dict[str, StagedFix] = field(default_factory=dict)
     staging: RunResult = field(default_factory=RunResult)
     """Staged fixes merged together: an overlap is a conflict before any test runs."""
+    planned: int = 0
+    """Batches sent so far (the first, halves, the confirming one): "batch k of n"."""
+    started: int = 0
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from stomper_lsp.workflow.engine import run_fix
-from stomper_lsp.workflow.report import FileStatus
+from stomper_lsp.workflow.report import FileStatus, ProgressEvent
 from stomper_lsp.workflow.test_bisect import Trial, narrow_by_tests
 from tests.workflow.repos import load
 
@@ -92,8 +92,9 @@ async def test_batch_mode_narrows_the_file_the_queue_isolates(make_repo: Any) ->
         "pyproject.toml": CONFIG, "mod.py": MODULE, "test_mod.py": TESTS,
         "other.py": "import os\n\nVALUE = 1\n",
     })
+    events: list[ProgressEvent] = []
     report = await run_fix(load(root, test_command=PYTEST, test_mode="batch",
-                                max_parallel_files=2))
+                                max_parallel_files=2), on_progress=events.append)
     status = {f.path: f.status for f in report.files}
     assert status == {"mod.py": FileStatus.PARTIAL, "other.py": FileStatus.FIXED}
     texts = {c.path: c.new_text or "" for c in report.changes}
@@ -104,6 +105,14 @@ async def test_batch_mode_narrows_the_file_the_queue_isolates(make_repo: Any) ->
     assert any("F841 at line 10" in d for d in mod.attempt_reports[-1].dropped_fixes)
     # all, [mod] (fails: narrowed), [other], then both confirmed together
     assert 4 < report.suite_runs <= 4 + 8
+    testing = [(e.path, e.message) for e in events if e.kind == "testing"]
+    assert testing[:2] == [(None, "testing batch 1 of 1: 2 files"),
+                           (None, "batch 1 of 1: the tests fail")]
+    assert (None, "testing batch 4 of 4: 2 files, together to confirm") in testing
+    assert testing[-1] == (None, "batch 4 of 4: the tests pass")
+    trials = [m for p, m in testing if p == "mod.py"]
+    assert trials[0] == "attempt 1 again: its fix breaks the tests"
+    assert trials[1:] and all(m.startswith("narrowing attempt 1 by tests") for m in trials[1:])
 
 
 async def test_search_keeps_the_largest_passing_set_within_budget() -> None:
