@@ -98,8 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--test-command",
         metavar="COMMAND",
         help="must exit 0 for a fix to count; runs with no shell, in the sandbox's copy of "
-        "the project (its working folder, also {workdir}; {file} is the file being fixed, "
-        "empty with --test-mode batch), "
+        "the project (its working folder, also {workdir}; {file} is the fixed file, in "
+        "batch mode one argument per fixed file of the batch: source files, not tests), "
         "confined like the agent, with your environment minus GIT_DIR-style variables; "
         "leading NAME=value words set variables, e.g. 'PYTHONPATH={workdir} pytest -x'",
     )

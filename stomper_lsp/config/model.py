@@ -101,7 +101,10 @@ class StomperConfig(BaseModel):
         description="Command that must pass in the sandbox before a fix is accepted "
         "(a string is split like a shell would, but no shell runs it). It runs in the "
         "sandbox's copy of the project; placeholders {workdir} (that folder) and {file} (the "
-        "file being fixed); leading NAME=value words set environment variables.",
+        "fixed file, or in batch mode every fixed file of the batch: a word that is exactly "
+        "{file} becomes one argument per file, inside a longer word they are shell-quoted "
+        "and space-separated; they are source files, not their tests); leading NAME=value "
+        "words set environment variables.",
     )
     test_mode: Literal["batch", "per-file"] = Field(
         default="batch",

@@ -22,6 +22,7 @@ from typing import Generic, TypeVar
 
 from stomper_lsp.agents.fix_bisect import fix_id
 from stomper_lsp.checkers.model import Applicability, Issue
+from stomper_lsp.workflow.test_command import failure_line
 
 T = TypeVar("T")
 
@@ -57,15 +58,6 @@ class Narrowed(Generic[T]):
     """One line per left-out unit: what it is and why (the tests, or the budget)."""
     test_runs: int = 0
     trials: int = 0
-
-
-def failure_line(failure: str) -> str:
-    """The line of a test failure worth showing beside a dropped fix."""
-    lines = [line.strip() for line in failure.splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith(("FAILED ", "ERROR ")):
-            return line[:200]
-    return (lines[-1] if lines else "the tests failed")[:200]
 
 
 class _Search(Generic[T]):

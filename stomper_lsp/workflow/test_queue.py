@@ -29,7 +29,7 @@ from stomper_lsp.workflow.batch_narrowing import NarrowedFile, can_narrow, narro
 from stomper_lsp.workflow.context import RunContext
 from stomper_lsp.workflow.fix_file import log_name
 from stomper_lsp.workflow.report import AttemptReport, FileOutcome, FileStatus
-from stomper_lsp.workflow.test_command import suite_invocation
+from stomper_lsp.workflow.test_command import failure_reason, suite_invocation
 from stomper_lsp.workflow.test_queue_state import StagedFix
 
 TEST_OUTPUT_TAIL = 3000
@@ -61,7 +61,10 @@ async def run_suite(ctx: RunContext, sandbox: Sandbox, texts: Mapping[str, str])
         target = sandbox.project_dir / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8", errors="surrogateescape", newline="")
-    invocation = suite_invocation(ctx.test_command or [], workdir=sandbox.project_dir)
+    # {file}: the fixed files of this batch (test_command.py says how they are spelled).
+    invocation = suite_invocation(
+        ctx.test_command or [], workdir=sandbox.project_dir, files=sorted(texts)
+    )
     guard = ctx.guard
     confinement = None
     if guard is not None:
@@ -88,7 +91,7 @@ async def run_suite(ctx: RunContext, sandbox: Sandbox, texts: Mapping[str, str])
     if result.timed_out:
         return f"the test command timed out:\n{tail}"
     if result.returncode != 0:
-        return f"the test command failed (exit {result.returncode}):\n{tail}"
+        return failure_reason(result.returncode, tail)
     return None
 
 

@@ -43,7 +43,7 @@ from stomper_lsp.symlinks import link_refusal
 from stomper_lsp.workflow.capture import Capture, UncapturableFileError, capture
 from stomper_lsp.workflow.report import AttemptReport
 from stomper_lsp.workflow.test_bisect import Narrowed, Trial, narrow_by_tests
-from stomper_lsp.workflow.test_command import suite_invocation
+from stomper_lsp.workflow.test_command import failure_reason, suite_invocation
 from stomper_lsp.workflow.verification import (
     AttemptFiles,
     Verdict,
@@ -410,7 +410,7 @@ class _Body:
             invocation = suite_invocation(
                 self.request.test_command or [],
                 workdir=self.sandbox.project_dir,
-                file=self.request.path,
+                files=[self.request.path],
             )
         except ValueError as exc:
             return str(exc), ""
@@ -431,7 +431,7 @@ class _Body:
         if result.timed_out:
             return "the test command timed out", tail
         if result.returncode != 0:
-            return f"the test command failed (exit {result.returncode}):\n{tail}", tail
+            return failure_reason(result.returncode, tail), tail
         return None, tail
 
     async def _record(self, attempt: int, judged: _Judged, outcome: object) -> None:

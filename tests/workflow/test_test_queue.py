@@ -41,7 +41,9 @@ async def test_the_breaking_file_is_found_by_halving_and_left_out(make_repo: Any
     assert status == {"a.py": FileStatus.FIXED, "b.py": FileStatus.FIXED,
                       "c.py": FileStatus.FAILED, "d.py": FileStatus.FIXED}
     c = next(f for f in report.files if f.path == "c.py")
-    assert "c.py lost its import" in c.message
+    assert c.message.splitlines()[0] == (
+        "the test command failed (exit 1): c.py lost its import"
+    )
     assert c.attempt_reports[-1].test_tail.strip() == "c.py lost its import"
     assert {ch.path for ch in report.changes} == {"a.py", "b.py", "d.py"}
     assert all(ch.new_text == FIXED for ch in report.changes)
@@ -49,3 +51,13 @@ async def test_the_breaking_file_is_found_by_halving_and_left_out(make_repo: Any
     assert report.suite_runs == 6
     assert report.issues_after == 2  # c.py's two issues stay
     assert "batched test run rejects c.py" in Path(c.log_path or "").read_text()
+
+
+async def test_file_placeholder_names_the_batch_files(make_repo: Any) -> None:
+    root = make_repo(dict.fromkeys(FILES, BROKEN))
+    wants_all = [sys.executable, "-c",
+                 "import sys; sys.exit(0 if sys.argv[1:] == ['a.py', 'b.py', 'c.py', 'd.py'] "
+                 "else f'got {sys.argv[1:]}')", "{file}"]
+    report = await _fix(root, wants_all)
+    assert [f.status for f in report.files] == [FileStatus.FIXED] * 4
+    assert report.suite_runs == 1
