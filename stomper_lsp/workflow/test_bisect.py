@@ -92,7 +92,9 @@ class _Search(Generic[T]):
         while rest and not self.spent():
             if not first:
                 found = await self.trial([*fixed, *dropped])
-                if found.passed:
+                if found.passed or self.result.best is None:
+                    # Nothing passed, not even without the culprit: the tests fail
+                    # whatever is left out (or many rules break them); stop spending.
                     return
                 failure = found.failure
             first = False
