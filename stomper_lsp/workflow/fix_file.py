@@ -48,6 +48,7 @@ class _FilePipeline:
         self.log_path = self.ctx.log_dir / log_name(self.path)
         self.started = time.monotonic()
         self.agent_seconds = 0.0
+        self.test_runs = 0
         self._base_text: asyncio.Task[dict[str, str | None]] | None = None
         self.placement: dict[str, Any] = {}
         """Where the body ran (executor's node, executions, start time) for the outcome."""
@@ -72,6 +73,7 @@ class _FilePipeline:
             attempts=attempts,
             duration_s=round(time.monotonic() - self.started, 3),
             agent_s=round(self.agent_seconds, 3),
+            test_runs=self.test_runs,
             log_path=str(self.log_path) if self.log_path.exists() else None,
             message=message,
             changed_paths=changed or [],
@@ -121,6 +123,7 @@ class _FilePipeline:
             "executions": execution.executions,
             "started_at": execution.started_at,
         }
+        self.test_runs = found.test_runs
         ctx.breaker.record(found.agent_failure if not found.accepted else None)
         return await self.deliver(found)
 

@@ -90,6 +90,9 @@ class FileOutcome(BaseModel):
     already verified this file with the same snapshot and settings."""
     executions: int = 1
     """How many times the file's body ran in this run (0 when resumed)."""
+    test_runs: int = 0
+    """Test command runs for this file's attempts and their narrowing (per-file mode; the
+    batched test stage's runs are FixReport.suite_runs)."""
     node: str | None = None
     """Where the body ran (the executor's name for the machine); None: this process."""
     started_at: float | None = None

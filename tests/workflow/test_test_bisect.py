@@ -71,6 +71,7 @@ async def test_only_the_fix_that_breaks_a_test_is_left_out(make_repo: Any) -> No
     accepted = outcome.attempt_reports[-1]
     assert accepted.verdict == "accepted" and outcome.attempts == 1
     assert 0 < accepted.test_runs <= 8
+    assert outcome.test_runs == 1 + accepted.test_runs  # attempt 1's run, then the trials
     [dropped] = [d for d in accepted.dropped_fixes if "breaks the tests" in d]
     assert dropped.startswith("F841 at line 10 (Local variable `token`")
     assert "test_capture_sees_its_token" in dropped
