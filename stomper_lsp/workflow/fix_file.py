@@ -147,11 +147,15 @@ class _FilePipeline:
         return await self._merge(verdict, found.texts, attempts, reports)
 
     async def resume(self, stored: StoredFile) -> FileOutcome:
-        """Reuse an interrupted run's verified outcome: merge its texts again, run nothing."""
+        """Reuse an interrupted run's verified outcome: merge its texts again (batch mode:
+        stage them, since they were stored before the tests ran), run no agent."""
         outcome = stored.outcome.model_copy(update={"resumed": True, "executions": 0})
         if stored.texts:
             base = await self.ctx.read_snapshot(sorted(stored.texts))
-            merged = await self.ctx.result.merge(base, stored.texts)
+            # In batch mode the outcome was stored before the tests ran: stage it again.
+            batch = self.ctx.tests_in_batches
+            into = self.ctx.tests.staging if batch else self.ctx.result
+            merged = await into.merge(base, stored.texts)
             if not merged.clean:
                 message = (
                     f"overlaps with an earlier fix in {', '.join(merged.conflicts)}; not applied"
@@ -159,6 +163,8 @@ class _FilePipeline:
                 self.emit("conflict", message)
                 return outcome.model_copy(update={"status": FileStatus.CONFLICT,
                                                   "message": message})
+            if batch:
+                self.ctx.tests.staged[self.path] = StagedFix(self.path, base, dict(stored.texts))
         applied = outcome.status in (FileStatus.FIXED, FileStatus.PARTIAL)
         self.emit("merged" if applied else cast(ProgressKind, outcome.status.value), "resumed")
         return outcome

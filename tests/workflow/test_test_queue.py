@@ -61,3 +61,19 @@ async def test_file_placeholder_names_the_batch_files(make_repo: Any) -> None:
     report = await _fix(root, wants_all)
     assert [f.status for f in report.files] == [FileStatus.FIXED] * 4
     assert report.suite_runs == 1
+
+
+async def test_resumed_fixes_still_go_through_the_tests(make_repo: Any) -> None:
+    """A stored outcome was stored before the batched tests ran: resuming must test it."""
+    root = make_repo(dict.fromkeys(FILES, BROKEN))
+    needs_c = [sys.executable, "-c",
+               "import sys\nif 'import os' not in open('c.py').read(): "
+               "sys.exit('c.py lost its import')"]
+    settings = load(root, agent="command", agent_command=fake(*FIX_BOTH),
+                    test_command=needs_c, max_parallel_files=2)
+    await run_fix(settings)
+    again = await run_fix(settings, resume=True)
+    assert again.resumed_files == 4
+    status = {f.path: f.status for f in again.files}
+    assert status["c.py"] == FileStatus.FAILED
+    assert {ch.path for ch in again.changes} == {"a.py", "b.py", "d.py"}
