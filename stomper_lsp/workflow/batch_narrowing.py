@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from stomper_lsp.sandbox.snapshot import read_snapshot_files
 from stomper_lsp.workflow.context import RunContext
 from stomper_lsp.workflow.fix_file import log_name
 from stomper_lsp.workflow.report import AttemptReport, FileOutcome, FileStatus
@@ -60,6 +59,9 @@ async def narrow_staged(
 ) -> tuple[NarrowedFile | None, int]:
     """Re-run `path`'s body with the tests; on success its staged fix is the narrowed one.
     Also returns how many test runs that took."""
+    agent = ctx.agent
+    if agent is None:  # the agent runs elsewhere (a Ray cluster): nothing to re-run here
+        return None, 0
     staged = ctx.tests.staged[path]
     config = ctx.project.config
     request = FixRequest(
@@ -77,14 +79,14 @@ async def narrow_staged(
 
     async with ctx.pool.lease() as sandbox:
         found = await find_verified_fix(
-            request, agent=ctx.agent, sandbox=sandbox, runner=ctx.runner_for(sandbox.slot),
+            request, agent=agent, sandbox=sandbox, runner=ctx.runner_for(sandbox.slot),
             emit=emit, guard=ctx.guard,
         )
     if not found.accepted or found.verdict is None or found.altered_texts():
         return None, found.test_runs
     base = dict(staged.base)
     missing = [p for p in found.texts if p not in base]
-    base.update(await read_snapshot_files(ctx.snapshot, missing))
+    base.update(await ctx.read_snapshot(missing))
     ctx.tests.staged[path] = StagedFix(path, base, dict(found.texts))
     return NarrowedFile(
         path=path,

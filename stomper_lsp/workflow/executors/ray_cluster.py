@@ -190,6 +190,7 @@ class RayExecutor:
             max_attempts=request.max_attempts,
             agent_timeout=request.agent_timeout,
             test_command=list(request.test_command) if request.test_command else None,
+            test_bisect_budget=request.test_bisect_budget,
         )
         executions = 0
         lost: list[str] = []

@@ -93,6 +93,7 @@ class FileTask:
     max_attempts: int
     agent_timeout: float
     test_command: list[str] | None
+    test_bisect_budget: int = 0
 
 
 @dataclass
@@ -255,6 +256,7 @@ class _NodeRun:
             log_path=log_path,
             prompt_dir=self.scratch / "prompts",
             test_command=task.test_command,
+            test_bisect_budget=task.test_bisect_budget,
         )
         try:
             async with self.pool.lease() as sandbox:
