@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import resource
@@ -60,11 +61,21 @@ def _repo(work: Path, name: str, broken: int, clean: int = 0) -> Path:
     for i in range(clean):
         folder = root / "pkg" / f"d{i // 500}"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"c{i}.py").write_text(f"VALUE_{i} = {i * 7919 % 1000003}\n# {i:x}\n")
+        (folder / f"c{i}.py").write_text(_module(i))
     _git(root, "init", "-q")
     _git(root, "add", "-A")
     _git(root, "commit", "-qm", "init")
     return root
+
+
+def _module(i: int) -> str:
+    """About 3 KB of source that compresses like code, not like a repeated line."""
+    digest = hashlib.sha256(str(i).encode()).hexdigest()
+    lines = [f'"""Module {i}: {digest}."""', ""]
+    for j in range(24):
+        word = hashlib.sha256(f"{i}.{j}".encode()).hexdigest()[: 8 + j % 16]
+        lines += [f"def f_{word}(x_{j}: int) -> int:", f"    return x_{j} * {i + j} + {j}", ""]
+    return "\n".join(lines) + "\n"
 
 
 def _reset(root: Path) -> None:
@@ -153,7 +164,7 @@ async def bundles(work: Path, files: int) -> None:
     started = time.perf_counter()
     full = await create_bundle(snapshot, run_ref("bench-full"), since=None)
     print(f"full bundle: {len(full.data) / 1e6:.1f} MB in {time.perf_counter() - started:.2f} s")
-    edits = {f"pkg/d{i // 500}/c{i}.py": f"VALUE_{i} = 'edited {i}'\n"
+    edits = {f"pkg/d{i // 500}/c{i}.py": _module(i) + "EDITED = True\n"
              for i in range(0, files, max(1, files // 20))}
     second = await create_snapshot(root, edits)
     await pin_run(second.shadow_dir, "bench-delta", second.commit)
