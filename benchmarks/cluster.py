@@ -180,39 +180,51 @@ async def bundles(work: Path, files: int) -> None:
 def resume(work: Path, cluster: Any) -> None:
     files = 12
     root = _repo(work, "resume", files)
-    announce = work / "announce"
+    writable = work / "agent-out"  # must exist: confinement binds only existing folders
+    writable.mkdir()
+    announce = writable / "announce"
     agent = [sys.executable, str(FAKE), "{file}", "--announce", str(announce), "--sleep", "1",
              "--replace", "import os\\n\\n\\n", "", "--replace", "== None", "is None"]
     config = work / "stomper.toml"
     config.write_text(f'agent = "command"\nagent_command = {json.dumps(agent)}\n'
                       f'max_parallel_files = 4\ntools = ["ruff"]\n'
-                      f'agent_writable_dirs = [{str(announce)!r}]\n')
+                      f'agent_writable_dirs = [{str(writable)!r}]\n')
     env = {**os.environ, "STOMPER_CONFIG": str(config)}
     command = [STOMPER, "fix", "--json", "--executor", "ray", "--ray-address", cluster.address]
     proc = subprocess.Popen(command, cwd=root, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def finished() -> set[str]:
+    def finished(before: float) -> set[str]:
+        """Files whose agent ended before `before` (wall clock)."""
         records = [json.loads(p.read_text()) for p in announce.glob("*.json")]
-        return {r["target"] for r in records if "end" in r}
+        return {r["target"] for r in records if r.get("end", before) < before}
 
     deadline = time.monotonic() + 120
-    while len(finished()) < files // 2 and time.monotonic() < deadline:
+    while len(finished(time.time())) < files // 2 and time.monotonic() < deadline:
         time.sleep(0.02)
-    done_at_kill = finished()
+    time.sleep(0.3)
+    killed_at = time.time()
     os.killpg(proc.pid, signal.SIGKILL)
+    # A file is finished once its body is done too (re-check, transfer, merge): count those
+    # whose agent ended over 0.25 s before the kill.
+    done_at_kill = finished(killed_at - 0.25)
     proc.wait()
     seen = {p.name for p in announce.glob("*.json")}
     resumed = subprocess.run([*command, "--resume"], cwd=root, env=env, capture_output=True,
                              text=True, timeout=300)
+    if resumed.returncode not in (0, 1):
+        print(f"\n== resume: the resumed run failed ({resumed.returncode}): "
+              f"{resumed.stderr[-800:]}")
+        return
     report = json.loads(resumed.stdout)
     stored = {f["path"] for f in report["files"] if f["resumed"]}
+    fixed = sum(1 for f in report["files"] if f["status"] == "fixed")
     rerun = {json.loads(p.read_text())["target"] for p in announce.glob("*.json")
              if p.name not in seen}
     lost = done_at_kill & rerun
-    print(f"\n== resume: {files} files, k=4, coordinator SIGKILLed after {len(done_at_kill)} "
-          f"agents finished: stored {len(stored)}, re-run {len(rerun)}, finished work lost "
-          f"{len(lost)} ({sorted(lost)})")
+    print(f"\n== resume: {files} files, k=4, coordinator SIGKILLed with {len(done_at_kill)} "
+          f"files finished: stored {len(stored)}, re-run {len(rerun)}, finished work lost "
+          f"{len(lost)} ({sorted(lost)}); {fixed}/{files} fixed after the resume")
 
 
 async def main() -> None:
