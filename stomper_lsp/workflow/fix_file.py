@@ -118,10 +118,16 @@ class _FilePipeline:
         )
         found = execution.found
         self.agent_seconds = found.agent_seconds
+        body = (
+            execution.finished_at - execution.started_at
+            if execution.finished_at is not None and execution.started_at is not None
+            else None
+        )
         self.placement = {
             "node": execution.node,
             "executions": execution.executions,
             "started_at": execution.started_at,
+            "body_s": round(body, 4) if body is not None else None,
         }
         self.test_runs = found.test_runs
         ctx.breaker.record(found.agent_failure if not found.accepted else None)

@@ -98,6 +98,9 @@ class FileOutcome(BaseModel):
     started_at: float | None = None
     """When the body that produced this outcome started (seconds since the epoch, on
     its node's clock)."""
+    body_s: float | None = None
+    """How long that body ran where it ran; `duration_s` minus this is scheduling,
+    transfer and the merge."""
 
 
 class FileChange(BaseModel):

@@ -259,8 +259,10 @@ def _announce(folder: Path, target: str | None) -> Path:
     """Tell a test this agent is running (and which pid to kill), atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     record = {"pid": os.getpid(), "target": target, "start": time.time()}
-    path = folder / f"{os.getpid()}.json"
-    staging = folder / f".{os.getpid()}.tmp"
+    # Unique even in a PID namespace (bubblewrap), where every agent may be pid 2.
+    name = f"{os.getpid()}-{time.monotonic_ns()}-{os.urandom(4).hex()}"
+    path = folder / f"{name}.json"
+    staging = folder / f".{name}.tmp"
     staging.write_text(json.dumps(record), encoding="utf-8")
     os.replace(staging, path)
     return path
