@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
@@ -257,9 +257,15 @@ class CheckService:
         text = self.text(doc)
         if text is None or not issues:
             return []
+        return self._converter(doc).convert(
+            issues, TextIndex(text, self._server.workspace.position_codec)
+        )
+
+    def _converter(self, doc: DocumentChecks) -> DiagnosticCache:
         if doc.converted is None:
-            doc.converted = DiagnosticCache(self._server.features)
-        return doc.converted.convert(issues, TextIndex(text, self._server.workspace.position_codec))
+            protocol = self._server.stomper_protocol
+            doc.converted = DiagnosticCache(self._server.features, protocol.unstructure)
+        return doc.converted
 
     # ----- internals --------------------------------------------------------------------
     async def _track(self, uri: str) -> DocumentChecks | None:
@@ -404,13 +410,15 @@ class CheckService:
         if features.pull_mypy:
             return
         issues = doc.mypy_issues if features.pull_ruff else [*doc.ruff_issues, *doc.mypy_issues]
-        self._server.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(
-                uri=doc.uri,
-                diagnostics=self._to_diagnostics(doc, issues),
-                version=self._version(doc),
-            )
-        )
+        text, version = self.text(doc), self._version(doc)
+        params: dict[str, Any] = {"uri": doc.uri, "diagnostics": []}
+        if text is not None and issues:
+            index = TextIndex(text, self._server.workspace.position_codec)
+            params["diagnostics"] = self._converter(doc).convert_to_wire(issues, index)
+        if version is not None:
+            params["version"] = version
+        protocol = self._server.stomper_protocol
+        protocol.notify_unstructured(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, params)
 
     def _clear(self, uri: str) -> None:
         if not self._server.features.pull_mypy:

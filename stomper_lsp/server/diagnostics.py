@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from lsprotocol import types
@@ -84,40 +84,59 @@ def to_diagnostic(issue: Issue, index: TextIndex, features: ClientFeatures) -> t
     )
 
 
-_CacheKey = tuple[object, ...]
+_CacheKey = tuple[int, str, str]
 
 
-def _cache_key(issue: Issue, index: TextIndex) -> _CacheKey:
-    """Everything `to_diagnostic` reads, as plain values: comparing pydantic models
-    field by field would cost more than converting them again."""
-    start, end = issue.start, issue.end
-    return (
-        issue.tool, issue.code, issue.message, issue.severity, issue.url, issue.line_text,
-        start.line, start.character, end.line, end.character,
-        index.line_text(start.line), index.line_text(end.line),
-    )
+class _Entry:
+    __slots__ = ("diagnostic", "issue", "wire")
+
+    def __init__(self, issue: Issue, diagnostic: types.Diagnostic) -> None:
+        self.issue = issue  # held, so its id() in the key is never reused while cached
+        self.diagnostic = diagnostic
+        self.wire: dict[str, Any] | None = None
 
 
 class DiagnosticCache:
     """Converting an issue is a pure function of the issue and the text of its lines, and
-    from one keystroke to the next almost every issue is unchanged: reuse last time's
-    diagnostic for it."""
+    from one keystroke to the next almost every issue is unchanged: the ruff checker hands
+    back the very same Issue object then, so last time's diagnostic (and its JSON form,
+    for a push) is found by the issue's identity and the text of its lines."""
 
-    def __init__(self, features: ClientFeatures) -> None:
+    def __init__(
+        self, features: ClientFeatures, unstructure: Callable[[Any], Any] | None = None
+    ) -> None:
         self._features = features
-        self._last: dict[_CacheKey, types.Diagnostic] = {}
+        self._unstructure = unstructure
+        self._last: dict[_CacheKey, _Entry] = {}
 
     def convert(self, issues: Iterable[Issue], index: TextIndex) -> list[types.Diagnostic]:
-        fresh: dict[_CacheKey, types.Diagnostic] = {}
+        return [entry.diagnostic for entry in self._entries(issues, index)]
+
+    def convert_to_wire(self, issues: Iterable[Issue], index: TextIndex) -> list[Any]:
+        """The diagnostics as the JSON-ready values pygls would send (its converter's)."""
+        unstructure = self._unstructure
+        assert unstructure is not None, "DiagnosticCache built without a converter"
+        wire = []
+        for entry in self._entries(issues, index):
+            if entry.wire is None:
+                entry.wire = unstructure(entry.diagnostic)
+            wire.append(entry.wire)
+        return wire
+
+    def _entries(self, issues: Iterable[Issue], index: TextIndex) -> list[_Entry]:
+        fresh: dict[_CacheKey, _Entry] = {}
         result = []
+        last = self._last
         for issue in issues:
-            key = _cache_key(issue, index)
-            diagnostic = self._last.get(key) or to_diagnostic(issue, index, self._features)
-            fresh[key] = diagnostic
-            result.append(diagnostic)
+            key = (id(issue), index.line_text(issue.start.line), index.line_text(issue.end.line))
+            entry = last.get(key)
+            if entry is None or entry.issue is not issue:
+                entry = _Entry(issue, to_diagnostic(issue, index, self._features))
+            fresh[key] = entry
+            result.append(entry)
         # Pulled and pushed sets of one document share the cache: keep both, bounded.
-        if len(self._last) + len(fresh) > 4 * max(len(fresh), 256):
+        if len(last) + len(fresh) > 4 * max(len(fresh), 256):
             self._last = fresh
         else:
-            self._last.update(fresh)
+            last.update(fresh)
         return result

@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from lsprotocol import types
 from pygls.exceptions import FeatureRequestError
@@ -72,6 +72,10 @@ class StomperServer(LanguageServer):
         self.interrupted = InterruptedRuns(self)
         self.settings_ready = asyncio.Event()
         self._terminating: asyncio.Future[None] | None = None
+
+    @property
+    def stomper_protocol(self) -> StomperProtocol:
+        return cast(StomperProtocol, self.protocol)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Log instead of pygls' "Error in server" popup: a client's malformed

@@ -73,6 +73,27 @@ async def test_unsaved_text_is_linted_through_stdin(
     assert (root / "mod.py").read_text() == CLEAN  # the buffer never touched the disk
 
 
+async def test_keystrokes_reuse_unchanged_findings_and_rebuild_changed_ones(
+    write_project: WriteProject, ruff_checker: RuffFactory
+) -> None:
+    """The checker recognises a finding by ruff's line of output and the text of the
+    flagged line: an unchanged finding is the same object (the server reuses its
+    diagnostic), and one whose line changed without moving is built again."""
+    root = write_project({"pyproject.toml": RUFF_CONFIG, "mod.py": BROKEN})
+    checker = ruff_checker(root)
+    first = await checker.check(root, ["mod.py"], {"mod.py": BROKEN})
+    again = await checker.check(root, ["mod.py"], {"mod.py": BROKEN + "\n"})
+    assert [i.code for i in again] == ["F401", "E711"]
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    # Same finding, same position, same fix; only the text after it on its line differs.
+    edited = BROKEN.replace("import os", "import os  # kept")
+    after = await checker.check(root, ["mod.py"], {"mod.py": edited})
+    unused = next(i for i in after if i.code == "F401")
+    assert unused.line_text == "import os  # kept"
+    assert unused is not first[0]
+    assert next(i for i in after if i.code == "E711") is first[1]
+
+
 async def test_overlays_for_files_not_asked_about_are_ignored(
     write_project: WriteProject, ruff_checker: RuffFactory
 ) -> None:
