@@ -297,6 +297,30 @@ async def test_a_same_size_edit_within_one_second_is_not_answered_from_the_cache
     assert await fresh.check(root, ["mod.py"]) == []
 
 
+@pytest.mark.parametrize("saved_long_ago", [True, False], ids=["older-file", "same-second"])
+async def test_a_same_size_unsaved_edit_gets_its_own_results_not_the_cached_files(
+    write_project: WriteProject, tmp_path: Path, saved_long_ago: bool
+) -> None:
+    """mypy checks a shadow's freshness against its cache by the shadow's size and mtime
+    and, when the mtime differs, by the hash of the file on *disk*: with the saved file
+    cached, a same-size buffer would get the saved file's results. Neither way may the
+    buffer's results then stay in the cache for the saved file."""
+    saved, fixed = "x: int = 'a'\n", "x: int = 111\n"
+    assert len(saved) == len(fixed)
+    root = write_project({"mod.py": saved})
+    if saved_long_ago:  # mypy then compares hashes (of the file on disk)
+        old = time.time() - 30
+        os.utime(root / "mod.py", (old, old))
+    checker = MypyChecker(ProjectEnvironment(root), cache_dir=tmp_path / "cache")
+    assert [i.code for i in await checker.check(root, ["mod.py"])] == ["assignment"]
+    for _ in range(2):  # the second run meets the cache the first dirty run left
+        assert await checker.check(root, ["mod.py"], {"mod.py": fixed}) == []
+    assert [i.code for i in await checker.check(root, ["mod.py"])] == ["assignment"]
+    assert [i.code for i in await checker.check(root, ["mod.py"], {"mod.py": saved})] == [
+        "assignment"
+    ]
+
+
 async def test_unsaved_text_is_checked_through_shadow_files(
     write_project: WriteProject, mypy_checker: MypyFactory
 ) -> None:
