@@ -256,3 +256,13 @@ def replace_file(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def write_if_changed(path: Path, data: bytes) -> None:
+    """Replace `path` (in one rename) unless it already holds `data`."""
+    try:
+        if path.read_bytes() == data:
+            return
+    except FileNotFoundError:
+        pass
+    replace_file(path, data)

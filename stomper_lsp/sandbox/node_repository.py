@@ -27,9 +27,9 @@ from stomper_lsp.sandbox.git import run_git_dir
 from stomper_lsp.sandbox.layout import (
     SHADOW_DIR_NAME,
     remove_tree,
-    replace_file,
     repo_sandbox_dir,
     shadow_lock_file,
+    write_if_changed,
 )
 from stomper_lsp.sandbox.locks import worktree_admin_lock
 from stomper_lsp.sandbox.shadow import create_bare_shadow, is_shadow
@@ -83,7 +83,7 @@ class NodeRepository:
         async with worktree_admin_lock(self.shadow, self.lock_file):
             if not await asyncio.to_thread(is_shadow, self.shadow):
                 await create_bare_shadow(self.shadow, object_format)
-            await asyncio.to_thread(_write_if_changed, self.shadow / "config", config)
+            await asyncio.to_thread(write_if_changed, self.shadow / "config", config)
             await asyncio.to_thread(remember, self.shadow)
 
     async def has_commit(self, commit: str) -> bool:
@@ -183,12 +183,3 @@ async def _drop_stale_git_locks(shadow: Path) -> None:
                     lock.unlink()
 
     await asyncio.to_thread(drop)
-
-
-def _write_if_changed(path: Path, data: bytes) -> None:
-    try:
-        if path.read_bytes() == data:
-            return
-    except FileNotFoundError:
-        pass
-    replace_file(path, data)

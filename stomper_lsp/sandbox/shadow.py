@@ -31,8 +31,8 @@ from stomper_lsp.sandbox.layout import (
     ensure_outside_workspace,
     prepare_repo_dir,
     remove_tree,
-    replace_file,
     sandbox_base_dir,
+    write_if_changed,
 )
 from stomper_lsp.sandbox.repository import RepositoryLocation
 from stomper_lsp.sandbox.shadow_guard import remember
@@ -233,9 +233,9 @@ def _alternates(location: RepositoryLocation) -> bytes:
 def _sync_with_user(
     shadow: Path, location: RepositoryLocation, base: list[Setting], settings: list[Setting]
 ) -> None:
-    _write_if_changed(shadow / "objects" / "info" / "alternates", _alternates(location))
+    write_if_changed(shadow / "objects" / "info" / "alternates", _alternates(location))
     mirrored = render_settings(settings)
-    _write_if_changed(
+    write_if_changed(
         shadow / "config",
         render_settings(base) + (_MIRROR_HEADER + mirrored if mirrored else b""),
     )
@@ -248,15 +248,7 @@ def _sync_with_user(
             with contextlib.suppress(FileNotFoundError):
                 target.unlink()
             continue
-        _write_if_changed(target, data)
+        write_if_changed(target, data)
 
 
-def _write_if_changed(path: Path, data: bytes) -> None:
-    """Replace `path` (in one rename) unless it already holds `data`."""
-    try:
-        if path.read_bytes() == data:
-            return
-    except FileNotFoundError:
-        pass
-    replace_file(path, data)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stomper_lsp.sandbox.bundles import create_bundle, snapshot_parent
+from stomper_lsp.sandbox.git import run_git_dir
 from stomper_lsp.sandbox.shadow_refs import run_ref
 from stomper_lsp.workflow.errors import FixRunError
 from stomper_lsp.workflow.executors.base import FixExecution
@@ -287,8 +288,6 @@ def repository_key(repo_root: Path) -> str:
 
 
 async def _object_format(shadow: Path) -> str:
-    from stomper_lsp.sandbox.git import run_git_dir
-
     result = await run_git_dir(shadow, ["rev-parse", "--show-object-format"], check=False)
     return result.stdout_text.strip() or "sha1"
 
