@@ -25,6 +25,7 @@ from stomper_lsp.workflow.engine import run_fix
 from stomper_lsp.workflow.executors.child_signal import restore_child_reaping
 from stomper_lsp.workflow.report import FileStatus
 from tests.conftest import SUPPORT
+from tests.processes import is_dead
 from tests.workflow.repos import BROKEN, FIX_BOTH, FIXED, fake, load, user_state
 
 ray = pytest.importorskip("ray", reason="the Ray extra is not installed: pip install -e '.[ray]'")
@@ -66,20 +67,15 @@ def _ray(**overrides: Any) -> dict[str, Any]:
     return {"executor": "ray", "agent": "command", **overrides}
 
 
+def _started_run(root: Path, agent: list[str], parallel: int) -> asyncio.Future[Any]:
+    """A Ray fix run going on in the background (the test acts on it meanwhile)."""
+    return asyncio.ensure_future(
+        run_fix(load(root, max_parallel_files=parallel, agent_command=agent, **_ray()))
+    )
+
+
 def _announced(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _ray_worker_of(pid: int) -> int:
@@ -134,9 +130,7 @@ async def test_a_sigkilled_worker_reruns_its_file_which_still_has_one_outcome(
     before = user_state(root)
     announce = agent_out / "a"
     agent = fake("--announce", str(announce), "--sleep", "2", *FIX_BOTH)
-    run = asyncio.ensure_future(
-        run_fix(load(root, max_parallel_files=4, agent_command=agent, **_ray()))
-    )
+    run = _started_run(root, agent, 4)
     await _wait_for(lambda: len(_announced(announce)) >= 1, 60, "an agent to start")
     victim = _announced(announce)[0]
     os.kill(_ray_worker_of(victim["pid"]), signal.SIGKILL)
@@ -146,7 +140,7 @@ async def test_a_sigkilled_worker_reruns_its_file_which_still_has_one_outcome(
     assert executions[victim["target"]] == 2, executions
     assert sum(executions.values()) == len(files) + 1
     assert [(c.path, c.new_text) for c in report.changes] == [(p, FIXED) for p in files]
-    await _wait_for(lambda: not _alive(victim["pid"]), 5, "the killed worker's agent to die")
+    await _wait_for(lambda: is_dead(victim["pid"]), 5, "the killed worker's agent to die")
     assert user_state(root) == before
 
 
@@ -159,9 +153,7 @@ async def test_a_lost_node_reruns_its_files_elsewhere(
     root = make_repo(dict.fromkeys(files, BROKEN))
     announce = agent_out / "a"
     agent = fake("--announce", str(announce), "--sleep", "2", *FIX_BOTH)
-    run = asyncio.ensure_future(
-        run_fix(load(root, max_parallel_files=6, agent_command=agent, **_ray()))
-    )
+    run = _started_run(root, agent, 6)
     await _wait_for(lambda: len(_announced(announce)) >= 6, 60, "every file's agent to start")
     cluster.remove_node(extra, allow_graceful=False)
     report = await asyncio.wait_for(run, 150)
@@ -177,9 +169,7 @@ async def test_cancel_kills_running_agents_and_starts_nothing_more(
     before = user_state(root)
     announce = agent_out / "a"
     agent = fake("--announce", str(announce), "--sleep", "60", *FIX_BOTH)
-    run = asyncio.ensure_future(
-        run_fix(load(root, max_parallel_files=4, agent_command=agent, **_ray()))
-    )
+    run = _started_run(root, agent, 4)
     await _wait_for(lambda: len(_announced(announce)) >= 2, 60, "agents to start")
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -187,7 +177,7 @@ async def test_cancel_kills_running_agents_and_starts_nothing_more(
     cancelled_at = time.monotonic()
     started = _announced(announce)
     await _wait_for(
-        lambda: not any(_alive(a["pid"]) for a in _announced(announce)), 3,
+        lambda: all(is_dead(a["pid"]) for a in _announced(announce)), 3,
         "every agent to be gone within 3 s of the cancel",
     )
     assert time.monotonic() - cancelled_at < 3
@@ -225,9 +215,9 @@ def test_a_killed_coordinator_resumes_without_rerunning_finished_files(
     # The dead coordinator's running tasks die with its Ray job, agents included.
     orphans = [a["pid"] for a in _announced(announce) if "end" not in a]
     deadline = time.monotonic() + 20
-    while any(_alive(pid) for pid in orphans) and time.monotonic() < deadline:
+    while any(not is_dead(pid) for pid in orphans) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [pid for pid in orphans if _alive(pid)], "agents outlived their coordinator"
+    assert not [pid for pid in orphans if not is_dead(pid)], "agents outlived their coordinator"
     assert user_state(root) == before
     seen = {p.name for p in announce.glob("*.json")}
     resumed = subprocess.run(
