@@ -63,9 +63,13 @@ def unconfined(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_an_escape_into_the_users_project_rejects_the_attempt(
-    make_repo: Any, unconfined: None
+    make_repo: Any, unconfined: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = make_repo({"mod.py": BROKEN, "other.py": "X = 1\n"})
+    # The agent finds "the user's project" through its parent's cwd and $PWD: make that the
+    # test's repository, not the checkout pytest runs in (unconfined, the write succeeds).
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("PWD", str(root))
     project = load(root, agent="command", allow_unconfined=True, max_attempts=1,
                    agent_command=fake(*FIX_BOTH, "--attack-project", "planted.py", "x = 1\n"))
     report = await run_fix(project)
