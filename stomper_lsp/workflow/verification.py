@@ -8,8 +8,10 @@ The rule (docs/architecture.md, "What an attempt may deliver"):
   judge exactly the tree that would be delivered (a `pyproject.toml` that silences a rule
   cannot count as a fix).
 - An attempt is accepted only if the target's own issues went down and no judged file
-  gained an issue. Deleting any file, writing into `.git` or outside the project, or a
-  judged file that is a symbolic link or not a regular file, rejects it.
+  gained an issue. Emptying a file that had code no issue flagged is no fix (the checkers
+  find nothing in an empty file; agents and half-finished writes both produce one).
+  Deleting any file, writing into `.git` or outside the project, or a judged file that is
+  a symbolic link or not a regular file, rejects it.
 """
 
 from __future__ import annotations
@@ -86,6 +88,37 @@ def refuse_unsafe_changes(target: str, changes: SandboxChanges) -> Verdict | Non
     if not changes.changed:
         return Verdict(False, "no file was changed")
     return None
+
+
+def is_blank(text: str | None) -> bool:
+    return text is not None and not text.strip()
+
+
+def refuse_emptied(
+    before: Mapping[str, str | None], baseline: Mapping[str, Sequence[Issue]]
+) -> Verdict | None:
+    """`before`: the snapshot text of each judged file the attempt left blank."""
+    emptied = []
+    for path, text in sorted(before.items()):
+        flagged = {line for issue in baseline.get(path, []) for line in _lines_of(issue)}
+        lines = (text or "").splitlines()
+        if any(line.strip() and number not in flagged for number, line in enumerate(lines, 1)):
+            emptied.append(path)
+    if not emptied:
+        return None
+    return Verdict(
+        False, f"the attempt emptied {_listed_paths(emptied)}, which had code no issue "
+        "flagged; fix the issues, keep the code",
+    )
+
+
+def _lines_of(issue: Issue) -> range:
+    return range(issue.start.line + 1, max(issue.start.line, issue.end.line) + 2)
+
+
+def _listed_paths(paths: Sequence[str]) -> str:
+    return ", ".join(paths[:_LISTED]) + (f" and {len(paths) - _LISTED} more"
+                                        if len(paths) > _LISTED else "")
 
 
 def describe(issue: Issue) -> str:

@@ -45,10 +45,12 @@ async def test_a_rewrite_after_the_agent_ends_never_reaches_the_user(
     assert set(verdicts) == set(FILES)
     for path, (status, message) in verdicts.items():
         # Judged after the rewrite (rejected by the checkers), caught changing while it was
-        # judged, or judged before it: all fine, as long as the rewrite is never delivered.
+        # judged, caught half-written (truncated: an emptied file), or judged before it: all
+        # fine, as long as the rewrite is never delivered.
         assert status == FileStatus.FIXED or (
             status == FileStatus.FAILED
-            and ("changed after the agent finished" in message or "introduced" in message)
+            and any(why in message for why in ("changed after the agent finished",
+                                               "introduced", "the attempt emptied"))
         ), (path, status, message)
     assert all(change.new_text == FIXED for change in report.changes)
     delivered = await deliver_to_working_tree(root, report.changes)

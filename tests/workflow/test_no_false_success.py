@@ -134,3 +134,28 @@ async def test_an_untouched_target_is_still_re_checked(make_repo: Any) -> None:
     assert outcome.status == FileStatus.FAILED
     assert outcome.message == "no issue of the target was fixed"
     assert report.changes == []
+
+
+@pytest.mark.parametrize("emptied", ["mod.py", "helper.py"], ids=["target", "other-file"])
+async def test_emptying_a_file_with_unflagged_code_is_rejected(
+    make_repo: Any, emptied: str
+) -> None:
+    """An empty file has no issues, so the checkers alone would call this a fix."""
+    helper = "def helper() -> int:\n    return 1\n"
+    root = make_repo({"mod.py": BROKEN, "helper.py": helper})
+    before = user_state(root)
+    report = await fix_one(root, *FIX_BOTH, "--write", emptied, "\\n")
+    [outcome] = report.files
+    assert outcome.status == FileStatus.FAILED
+    assert outcome.message.startswith(f"the attempt emptied {emptied}, which had code"), outcome
+    assert report.changes == []
+    assert user_state(root) == before
+
+
+async def test_emptying_a_file_whose_every_line_is_flagged_is_a_fix(make_repo: Any) -> None:
+    """`import os` alone: removing the unused import leaves nothing, as `ruff --fix` does."""
+    root = make_repo({"mod.py": "import os\n"})
+    report = await fix_one(root, "--write", "mod.py", "")
+    [outcome] = report.files
+    assert outcome.status == FileStatus.FIXED, outcome.message
+    assert [(c.path, c.new_text) for c in report.changes] == [("mod.py", "")]
