@@ -1,4 +1,4 @@
-"""One fix to LangGraph 1.2 that a cancelled run needs, applied where the graph is built.
+"""Close the branches a cancelled run never started.
 
 With `max_concurrency`, LangGraph wraps each branch's coroutine in `gated(semaphore, coro)`.
 A run cancelled while branches still wait for the semaphore drops those coroutines
