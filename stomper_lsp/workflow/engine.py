@@ -143,6 +143,8 @@ async def run_fix(
             await context.snapshot_reader.close()
         await asyncio.to_thread(shutil.rmtree, run_dir, True)
         run_logs.__exit__(None, None, None)
+        if outcome_store is None:
+            await store.close()
     timings["cleanup"] = time.monotonic() - cleanup_started
     report = _report(project, context, final, snapshot.commit, time.monotonic() - started)
     report.timings = {phase: round(seconds, 3) for phase, seconds in timings.items()}

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,31 +64,56 @@ class StoredFile:
 
 
 class OutcomeStore:
-    """One SQLite file; every call is short and runs off the event loop."""
+    """One SQLite file; every call is short and runs off the event loop.
+
+    One connection for the store's life (opening one per saved file cost 0.7 ms of the
+    coordinator's CPU per file), used by one thread at a time; each write commits.
+    """
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or store_path()
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=10)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(_SCHEMA)
-        return db
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+        return self._db
 
     def _run(self, sql: str, *params: object) -> list[tuple[object, ...]]:
         """A store that cannot be written (read-only cache, full disk) costs only resume."""
-        try:
-            db = self._connect()
+        with self._lock:
             try:
+                db = self._connect()
                 with db:
                     return list(db.execute(sql, params))
-            finally:
-                db.close()
-        except (sqlite3.Error, OSError) as exc:
-            _log.warning("outcome store %s unusable (%s): this run cannot be resumed", self.path,
-                         exc)
-            return []
+            except (sqlite3.Error, OSError) as exc:
+                _log.warning("outcome store %s unusable (%s): this run cannot be resumed",
+                             self.path, exc)
+                self._close()
+                return []
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    async def close(self) -> None:
+        """Ends the connection (a later call opens a new one)."""
+
+        def closing() -> None:
+            with self._lock:
+                self._close()
+
+        await asyncio.to_thread(closing)
 
     async def prune(self) -> None:
         """Outcomes older than two weeks are never resumed: drop them."""
