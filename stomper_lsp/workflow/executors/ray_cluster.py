@@ -1,18 +1,21 @@
-"""The coordinator side of `--executor ray`: each file's body as a Ray task.
+"""The coordinator side of `--executor ray`: each file's body runs on a Ray node.
 
 LangGraph still schedules (one `Send` per file, `max_concurrency` as the global bound) and
 the merge still happens here under the one lock; Ray only runs bodies on the nodes. Ray is
 imported when this module is, and this module only when a run asks for Ray.
 
-- Per-node bound: each task needs one `stomper_slot` (a custom resource a node offers with
-  `ray start --resources '{"stomper_slot": 4}'`); no CPU is reserved (agents wait on models).
+- Per-node bound: each slot worker holds one `stomper_slot` (a custom resource a node offers
+  with `ray start --resources '{"stomper_slot": 4}'`); no CPU is reserved (agents wait on
+  models).
 - The snapshot travels as git bundles in the object store: `HEAD..snapshot` for nodes that
   have HEAD, a full bundle built the first time a node lacks it.
-- Faults: a task whose worker or node died runs again (Ray's own retries are off, so each
-  start is counted in `executions`); a task's own exception is that file's failure.
-- Cancel: cancelling the branch force-cancels the task; Ray kills the worker process, and
-  its agents die with it (bubblewrap's --die-with-parent; Ray's subreaper setting, which a
-  Ray started here turns on, catches the rest).
+- Bodies run on the run's slot workers (`ray_slots.py`: one actor per file at once, so a
+  file is one direct call, not a worker lease per file).
+- Faults: a file whose worker or node died runs again (Ray's own retries are off, so each
+  start is counted in `executions`); the body's own exception is that file's failure.
+- Cancel: cancelling the branch kills its worker; its agents die with it (bubblewrap's
+  --die-with-parent; Ray's subreaper setting, which a Ray started here turns on, catches
+  the rest).
 """
 
 from __future__ import annotations
@@ -31,13 +34,7 @@ from stomper_lsp.sandbox.shadow_refs import run_ref
 from stomper_lsp.workflow.errors import FixRunError
 from stomper_lsp.workflow.executors.base import FixExecution
 from stomper_lsp.workflow.executors.child_signal import restore_child_reaping
-from stomper_lsp.workflow.executors.ray_tasks import (
-    BundleRefs,
-    FileTask,
-    RunPlan,
-    TaskResult,
-    fix_on_worker,
-)
+from stomper_lsp.workflow.executors.ray_tasks import BundleRefs, FileTask, RunPlan, TaskResult
 from stomper_lsp.workflow.verified_fix import Emit, FixRequest
 
 if TYPE_CHECKING:
@@ -49,28 +46,25 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised without the extra installed
     raise FixRunError(
         "executor 'ray' needs Ray: install it with `pip install 'stomper-lsp[ray]'` (or "
-        "`pipx inject stomper-lsp 'ray[default]'`), or use the local executor."
+        "`pipx inject stomper-lsp 'ray>=2.60,<3'`), or use the local executor."
     ) from exc
 
-SLOT_RESOURCE = "stomper_slot"
+from stomper_lsp.workflow.executors.ray_slots import SLOT_RESOURCE, SlotWorkers
+
 MAX_EXECUTIONS = 4
 """A file whose worker dies this often is reported failed (its agent may be what kills it)."""
 _PROBE_TIMEOUT_S = 3.0
 SUBREAPER_ENV = "RAY_kill_child_processes_on_worker_exit_with_raylet_subreaper"
 # The worker or node is gone, not the file's body: run it again.
 _LOST = (
+    ray.exceptions.RayActorError,
+    ray.exceptions.ActorUnschedulableError,
     ray.exceptions.WorkerCrashedError,
     ray.exceptions.NodeDiedError,
     ray.exceptions.ObjectLostError,
     ray.exceptions.LocalRayletDiedError,
     ray.exceptions.RaySystemError,
 )
-
-
-def _remote() -> Any:
-    return ray.remote(fix_on_worker).options(
-        num_cpus=0, resources={SLOT_RESOURCE: 1}, max_retries=0
-    )
 
 
 class RayExecutor:
@@ -83,9 +77,11 @@ class RayExecutor:
         self._started_here = False
         self._parallel = 1
         self._plan: RunPlan | None = None
+        self._plan_ref: Any = None
+        """The plan in the object store: serialised once per run, not once per file."""
         self._plan_lock = asyncio.Lock()
         self._full: list[Any] = []
-        self._task: Any = None
+        self._slots: SlotWorkers | None = None
         self._intervals: dict[str, list[tuple[float, float]]] = {}
 
     @property
@@ -105,7 +101,8 @@ class RayExecutor:
                 f"`ray start ... --resources '{{\"{SLOT_RESOURCE}\": 4}}'` (4 agents per node)."
             )
         self._parallel = min(self._ctx.project.config.max_parallel_files, slots)
-        self._task = _remote()
+        self._slots = SlotWorkers(self._parallel)
+        self._slots.start()
 
     def _connect(self) -> None:
         if ray.is_initialized():
@@ -136,15 +133,18 @@ class RayExecutor:
             ) from exc
 
     async def close(self) -> None:
+        if self._slots is not None:
+            await self._slots.close()
         if self._started_here:
             await asyncio.to_thread(ray.shutdown)
 
-    async def _run_plan(self) -> RunPlan:
-        """Built on the first file (collect has filled the baseline by then)."""
+    async def _run_plan(self) -> tuple[RunPlan, Any]:
+        """Built on the first file (collect has filled the baseline by then); with its ref."""
         async with self._plan_lock:
             if self._plan is None:
                 self._plan = await self._build_plan()
-            return self._plan
+                self._plan_ref = ray.put(self._plan)
+            return self._plan, self._plan_ref
 
     async def _build_plan(self) -> RunPlan:
         ctx = self._ctx
@@ -173,18 +173,19 @@ class RayExecutor:
             baseline=[ray.put(baseline)],
         )
 
-    async def _with_full_bundle(self) -> RunPlan:
+    async def _with_full_bundle(self) -> Any:
         """A node lacks HEAD: bundle every object, once per run. The plan's `full` list
-        is `self._full`, so every later submission carries the bundle's ref."""
-        plan = await self._run_plan()
+        is `self._full`; the plan is stored again so later submissions carry the bundle."""
+        plan, _ = await self._run_plan()
         async with self._plan_lock:
             if not self._full:
                 bundle = await create_bundle(self._ctx.snapshot, plan.bundles.ref, since=None)
                 self._full.append(ray.put(bundle.data))
-        return plan
+                self._plan_ref = ray.put(plan)
+            return self._plan_ref
 
     async def find_fix(self, request: FixRequest, emit: Emit) -> FixExecution:
-        plan = await self._run_plan()
+        _, plan = await self._run_plan()
         task = FileTask(
             path=request.path,
             issues=[issue.model_dump(mode="json") for issue in request.issues],
@@ -222,15 +223,12 @@ class RayExecutor:
         return {node: peak_overlap(spans) for node, spans in sorted(self._intervals.items())}
 
     async def _submit(
-        self, plan: RunPlan, task: FileTask, lost: list[str], executions: int
+        self, plan: Any, task: FileTask, lost: list[str], executions: int
     ) -> TaskResult | None:
-        """One execution; None when its worker or node was lost (run it again)."""
-        ref = self._task.remote(plan, task)
+        """One execution (`plan`: the RunPlan's ref); None when its worker or node was lost."""
+        assert self._slots is not None
         try:
-            result: TaskResult = await ref
-        except asyncio.CancelledError:
-            ray.cancel(ref, force=True)
-            raise
+            result = await self._slots.call(plan, task)
         except _LOST as exc:
             lost.append(f"{type(exc).__name__}")
             if executions >= MAX_EXECUTIONS:
