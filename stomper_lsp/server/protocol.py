@@ -53,6 +53,18 @@ class StomperProtocol(LanguageServerProtocol):
                 return MalformedRequest(data["id"], str(data["method"]), str(cause))
             raise
 
+    def _send_handler_result(self, future: Any, *, msg_id: Any) -> None:
+        try:
+            super()._send_handler_result(future, msg_id=msg_id)
+        finally:
+            _forget_traceback(future)
+
+    def _check_handler_result(self, future: Any) -> None:
+        try:
+            super()._check_handler_result(future)
+        finally:
+            _forget_traceback(future)
+
     def handle_message(self, message: Any) -> None:
         method = getattr(message, "method", None)
         if not self._stomper_initialized and method:
@@ -114,3 +126,13 @@ class StomperProtocol(LanguageServerProtocol):
         keystroke's publish reuses the unchanged diagnostics' data instead of converting
         all of them again (0.5 ms of the edit latency on a file with 127 findings)."""
         self._send_data({"jsonrpc": "2.0", "method": method, "params": params})
+
+
+def _forget_traceback(future: Any) -> None:
+    """Once pygls has answered or logged a failed handler, its traceback is dropped: it holds
+    the handler's frames and so the message's arguments (a 50 MB argument stayed in memory
+    for the rest of the session), and nothing reads it afterwards."""
+    error = None if future.cancelled() else future.exception()
+    if error is not None:
+        error.__traceback__ = None
+        error.__context__ = None

@@ -182,8 +182,19 @@ def test_requests_before_initialize_get_server_not_initialized(raw: RawServer) -
     assert b"Traceback" not in raw.stderr
 
 
-def test_a_huge_argument_is_not_echoed_back(raw: RawServer) -> None:
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_a_huge_argument_is_not_echoed_back_nor_kept(raw: RawServer) -> None:
     raw.initialize()
+    raw.send(request(4, "workspace/executeCommand",
+                     {"command": "stomper.fixFile", "arguments": ["small"]}))
+    raw.reply(4, timeout=60)
+    before = _rss_mb(raw.proc.pid)
     huge = "x" * (50 * 1024 * 1024)
     raw.send(request(5, "workspace/executeCommand",
                      {"command": "stomper.fixFile", "arguments": [huge]}))
@@ -191,6 +202,11 @@ def test_a_huge_argument_is_not_echoed_back(raw: RawServer) -> None:
     assert "error" in answer
     assert len(json.dumps(answer)) < 2000
     del huge
+    # The failed request's traceback held its arguments for the rest of the session.
+    raw.send(request(6, "workspace/executeCommand",
+                     {"command": "stomper.fixFile", "arguments": ["small"]}))
+    raw.reply(6, timeout=60)
+    assert _rss_mb(raw.proc.pid) - before < 25, (before, _rss_mb(raw.proc.pid))
     assert shutdown_and_exit(raw) == 0
 
 
