@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -231,10 +232,14 @@ async def _dispatch(args: argparse.Namespace) -> int:
             raise ConfigError("--dry-run and --commit exclude each other.")
         from stomper_lsp.cli.fix import run_fix_command  # loads LangGraph only when fixing
 
-        return await run_fix_command(
-            project, paths, as_json=args.json, dry_run=args.dry_run, commit=args.commit,
-            resume=args.resume, out=sys.stdout,
-        )
+        report_out = sys.stdout
+        # Libraries' own prints go to stderr, not into the report or `--json`: Ray prints
+        # cluster notices ("node ... marked dead") on stdout from a thread of its own.
+        with contextlib.redirect_stdout(sys.stderr):
+            return await run_fix_command(
+                project, paths, as_json=args.json, dry_run=args.dry_run, commit=args.commit,
+                resume=args.resume, out=report_out,
+            )
     return await run_check(project, paths, as_json=args.json, out=sys.stdout)
 
 
