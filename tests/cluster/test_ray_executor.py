@@ -122,6 +122,25 @@ async def test_files_spread_over_nodes_within_slots_and_the_global_bound(
     assert user_state(root) == before
 
 
+async def test_a_files_attempts_are_shown_while_its_agent_runs(
+    cluster: Cluster, make_repo: Any
+) -> None:
+    files = [f"m{i}.py" for i in range(2)]
+    root = make_repo(dict.fromkeys(files, BROKEN))
+    seen: list[tuple[float, str, str | None]] = []
+    agent = fake("--sleep", "2", *FIX_BOTH)
+    report = await run_fix(
+        load(root, max_parallel_files=2, agent_command=agent, **_ray()),
+        on_progress=lambda event: seen.append((time.monotonic(), event.kind, event.path)),
+    )
+    assert all(o.status is FileStatus.FIXED for o in report.files)
+    for path in files:
+        attempt = min(t for t, kind, p in seen if kind == "attempt" and p == path)
+        merged = min(t for t, kind, p in seen if kind == "merged" and p == path)
+        # The agent sleeps 2 s after the attempt began: its event came while it slept.
+        assert merged - attempt > 1.0, (path, merged - attempt)
+
+
 async def test_a_sigkilled_worker_reruns_its_file_which_still_has_one_outcome(
     cluster: Cluster, make_repo: Any, agent_out: Path
 ) -> None:
@@ -224,6 +243,7 @@ def test_a_killed_coordinator_resumes_without_rerunning_finished_files(
         [*command, "--resume"], cwd=root, capture_output=True, text=True, timeout=150
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    # Only the report on stdout: Ray's notices about the node removed earlier go to stderr.
     report = json.loads(resumed.stdout)
     by_path = {f["path"]: f for f in report["files"]}
     assert sorted(by_path) == files

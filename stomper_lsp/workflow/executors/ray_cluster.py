@@ -25,6 +25,7 @@ import hashlib
 import logging
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,13 @@ from stomper_lsp.sandbox.shadow_refs import run_ref
 from stomper_lsp.workflow.errors import FixRunError
 from stomper_lsp.workflow.executors.base import FixExecution
 from stomper_lsp.workflow.executors.child_signal import restore_child_reaping
-from stomper_lsp.workflow.executors.ray_tasks import BundleRefs, FileTask, RunPlan, TaskResult
+from stomper_lsp.workflow.executors.ray_tasks import (
+    BundleRefs,
+    Event,
+    FileTask,
+    RunPlan,
+    TaskResult,
+)
 from stomper_lsp.workflow.verified_fix import Emit, FixRequest
 
 if TYPE_CHECKING:
@@ -196,9 +203,14 @@ class RayExecutor:
         )
         executions = 0
         lost: list[str] = []
+
+        def on_events(batch: list[Event]) -> None:
+            for kind, message, attempt in batch:
+                emit(kind, message, attempt)  # type: ignore[arg-type]  # the body's own kinds
+
         while True:
             executions += 1
-            result = await self._submit(plan, task, lost, executions)
+            result = await self._submit(plan, task, lost, executions, on_events)
             if result is None:
                 continue
             if result.needs_full_bundle:
@@ -206,8 +218,7 @@ class RayExecutor:
                 plan = await self._with_full_bundle()
                 continue
             break
-        for kind, message, attempt in result.events:
-            emit(kind, message, attempt)  # type: ignore[arg-type]  # the body's own kinds
+        on_events(result.events)
         if result.log_text is not None:
             await asyncio.to_thread(_write_log, request.log_path, result.log_text)
         assert result.found is not None
@@ -223,12 +234,13 @@ class RayExecutor:
         return {node: peak_overlap(spans) for node, spans in sorted(self._intervals.items())}
 
     async def _submit(
-        self, plan: Any, task: FileTask, lost: list[str], executions: int
+        self, plan: Any, task: FileTask, lost: list[str], executions: int,
+        on_events: Callable[[list[Event]], None],
     ) -> TaskResult | None:
         """One execution (`plan`: the RunPlan's ref); None when its worker or node was lost."""
         assert self._slots is not None
         try:
-            result = await self._slots.call(plan, task)
+            result = await self._slots.call(plan, task, on_events)
         except _LOST as exc:
             lost.append(f"{type(exc).__name__}")
             if executions >= MAX_EXECUTIONS:

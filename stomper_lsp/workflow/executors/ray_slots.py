@@ -19,21 +19,28 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ray
 import ray.exceptions
 
-from stomper_lsp.workflow.executors.ray_tasks import FileTask, TaskResult, fix_on_worker
+from stomper_lsp.workflow.executors.ray_tasks import (
+    Event,
+    FileTask,
+    TaskResult,
+    stream_fix_on_worker,
+)
 
 SLOT_RESOURCE = "stomper_slot"
 
 
 class SlotWorker:
-    """The actor: the same body a Ray task would run, in a process kept for the run."""
+    """The actor: a file's body, streamed (its events while it runs, then its result)."""
 
-    def fix(self, plan: Any, task: FileTask) -> TaskResult:
-        return fix_on_worker(plan, task)
+    @ray.method(num_returns="streaming")
+    def fix(self, plan: Any, task: FileTask) -> Iterator[list[Event] | TaskResult]:
+        yield from stream_fix_on_worker(plan, task)
 
     def ready(self) -> bool:
         return True
@@ -94,11 +101,22 @@ class SlotWorkers:
                 self._release(waiter.result())  # handed over just as we were cancelled
             raise
 
-    async def call(self, plan: Any, task: FileTask) -> TaskResult:
-        """One execution of `task`; Ray's errors propagate (a dead actor is replaced)."""
+    async def call(
+        self, plan: Any, task: FileTask, on_events: Callable[[list[Event]], None]
+    ) -> TaskResult:
+        """One execution of `task`, its events handed on as they come; Ray's errors
+        propagate (a dead actor is replaced)."""
         actor = await self._acquire()
         try:
-            result: TaskResult = await actor.fix.remote(plan, task)
+            result: TaskResult | None = None
+            async for ref in actor.fix.remote(plan, task):
+                item = await ref
+                if isinstance(item, TaskResult):
+                    result = item
+                else:
+                    on_events(item)
+            if result is None:
+                raise RuntimeError("the slot worker's stream ended without a result")
         except asyncio.CancelledError:
             self._kill(actor)
             raise

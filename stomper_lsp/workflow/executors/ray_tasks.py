@@ -6,22 +6,24 @@ checkers, confinement, a worktree pool at the snapshot) exactly as a local run w
 the coordinator's trust decisions baked into the settings. What comes back is plain data
 too: the `VerifiedFix`, the events the body emitted and its log.
 
-A Ray worker process runs one task at a time and is reused for the next, so it keeps the
-run's services and its warm worktree on an event loop of its own between tasks; a run
-idle for `_IDLE_CLOSE_S`, or a task of another run, closes them.
+A slot worker (ray_slots.py) runs one file at a time and is kept for the next, so it keeps
+the run's services and its warm worktree on an event loop of its own between files; a run
+idle for `_IDLE_CLOSE_S`, or a file of another run, closes them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
+import queue
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,7 +45,11 @@ from stomper_lsp.workflow.executors.child_signal import restore_child_reaping
 from stomper_lsp.workflow.verified_fix import FixRequest, VerifiedFix, find_verified_fix
 
 _T = TypeVar("_T")
+Event = tuple[str, str, int]
+"""What the body emits: (kind, message, attempt)."""
 _IDLE_CLOSE_S = 120.0
+EVENT_BATCH_S = 0.5
+"""A running body's events go out at most this often (a fast file sends one message)."""
 _LOG_TAIL = 1_000_000
 _log = logging.getLogger(__name__)
 
@@ -115,19 +121,47 @@ def node_name() -> str:
     return f"{socket.gethostname()}/{node_id[:8]}"
 
 
-def fix_on_worker(plan: RunPlan, task: FileTask) -> TaskResult:
-    """The Ray task body (sync, as Ray calls it); the work runs on this process's loop."""
+def stream_fix_on_worker(plan: RunPlan, task: FileTask) -> Iterator[list[Event] | TaskResult]:
+    """The body as a stream: batches of its events while it runs, then its result (as Ray
+    streams a generator's items), so the coordinator shows each attempt as it happens."""
     restore_child_reaping()
-    return _WORKER.run(_fix(plan, task))
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    done = _WORKER.submit(_fix(plan, task, events.put))
+    while not _finished(done, EVENT_BATCH_S):
+        batch = _drain(events)
+        if batch:
+            yield batch
+    if done.exception() is not None:
+        batch = _drain(events)
+        if batch:
+            yield batch  # the events that led to the failure, then the failure
+        done.result()
+    result = done.result()
+    result.events = _drain(events)
+    yield result
 
 
-async def _fix(plan: RunPlan, task: FileTask) -> TaskResult:
+def _finished(future: concurrent.futures.Future[Any], timeout: float) -> bool:
+    done, _ = concurrent.futures.wait([future], timeout=timeout)
+    return bool(done)
+
+
+def _drain(events: queue.SimpleQueue[Event]) -> list[Event]:
+    batch = []
+    while True:
+        try:
+            batch.append(events.get_nowait())
+        except queue.Empty:
+            return batch
+
+
+async def _fix(plan: RunPlan, task: FileTask, on_event: Callable[[Event], None]) -> TaskResult:
     started = time.time()
     node = node_name()
     run = await _WORKER.run_for(plan)
     if run is None:
         return TaskResult(needs_full_bundle=True, node=node, started_at=started)
-    return await run.fix(task, node, started)
+    return await run.fix(task, node, started, on_event)
 
 
 class _Loop:
@@ -150,9 +184,8 @@ class _Loop:
                 self._loop = loop
             return self._loop
 
-    def run(self, coro: Coroutine[Any, Any, _T]) -> _T:
-        loop = self._ensure()
-        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+    def submit(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure())
 
     async def run_for(self, plan: RunPlan) -> _NodeRun | None:
         """The run's services in this process (None: this node needs the full bundle)."""
@@ -241,8 +274,9 @@ class _NodeRun:
         runner = project.check_runner(mypy_cache_dir=scratch / "mypy-cache")
         return cls(plan, pool, agent, runner, guard, baseline, scratch)
 
-    async def fix(self, task: FileTask, node: str, started: float) -> TaskResult:
-        events: list[tuple[str, str, int]] = []
+    async def fix(
+        self, task: FileTask, node: str, started: float, on_event: Callable[[Event], None]
+    ) -> TaskResult:
         log_path = self.scratch / "logs" / "file.log"
         await asyncio.to_thread(log_path.parent.mkdir, parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
@@ -265,13 +299,13 @@ class _NodeRun:
                     agent=self.agent,
                     sandbox=sandbox,
                     runner=self.runner,
-                    emit=lambda kind, message, attempt: events.append((kind, message, attempt)),
+                    emit=lambda kind, message, attempt: on_event((kind, message, attempt)),
                     guard=self.guard,
                 )
         finally:
             _WORKER.idle()
         return TaskResult(
-            found=found, node=node, started_at=started, finished_at=time.time(), events=events,
+            found=found, node=node, started_at=started, finished_at=time.time(),
             log_text=await asyncio.to_thread(_tail, log_path),
         )
 
