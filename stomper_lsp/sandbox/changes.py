@@ -50,6 +50,9 @@ class TreeDelta:
     the commit or the index."""
     untracked: list[str] = field(default_factory=list)
     """Files (and `dir/` for nested repositories) neither in the index nor ignored."""
+    staged: frozenset[str] = frozenset()
+    """Paths of `indexed` whose index entry differs from the commit: only git can put
+    those back. For the others only the file on disk differs."""
 
     @property
     def clean(self) -> bool:
@@ -82,6 +85,7 @@ async def collect_delta(worktree: Worktree, only: Sequence[str] | None = None) -
     )
     indexed: dict[str, str] = {}
     untracked: list[str] = []
+    staged: set[str] = set()
     for record in split_nul(result.stdout):
         kind = record[:1]
         if kind == "?":
@@ -91,13 +95,17 @@ async def collect_delta(worktree: Worktree, only: Sequence[str] | None = None) -
         elif kind == "1":
             fields = record.split(" ", 8)
             in_commit, on_disk = fields[3] != _ABSENT_MODE, fields[5] != _ABSENT_MODE
+            if fields[1][:1] != ".":
+                staged.add(fields[8])
             if not in_commit:
                 indexed[fields[8]] = "A" if on_disk else "I"  # I: only the index differs
             else:
                 indexed[fields[8]] = "M" if on_disk else "D"
         elif kind == "u":
-            indexed[record.split(" ", 10)[10]] = "M"  # an agent left a conflicted merge
-    return TreeDelta(indexed, untracked)
+            path = record.split(" ", 10)[10]
+            indexed[path] = "M"  # an agent left a conflicted merge
+            staged.add(path)
+    return TreeDelta(indexed, untracked, frozenset(staged))
 
 
 class GitAdminGuard:
