@@ -325,6 +325,12 @@ class WorktreePool:
         """Shared by the slots: their looks and resets read the snapshot's blobs from one
         running `git cat-file` instead of starting git for each file."""
 
+    @property
+    def snapshot_reader(self) -> SnapshotReader:
+        """The pool's running reader of the snapshot, for the run's other reads too (one
+        `git cat-file` and one cache of blobs instead of two); the pool closes it."""
+        return self._reader
+
     async def __aenter__(self) -> WorktreePool:
         await self.open()
         return self

@@ -112,12 +112,15 @@ class SnapshotReader:
     async def blob(self, object_id: str) -> bytes | None:
         """A blob's bytes (recently used ones are kept: a reset asks again for what the
         look after the agent read)."""
+        async with self._lock:
+            return await self._blob(object_id)
+
+    async def _blob(self, object_id: str) -> bytes | None:
         cached = self._blobs.get(object_id)
         if cached is not None:
             self._blobs.move_to_end(object_id)
             return cached
-        async with self._lock:
-            data = await self._object(object_id, b"blob")
+        data = await self._object(object_id, b"blob")
         if data is not None and len(data) <= _BLOB_CACHE_BYTES // 8:
             self._blobs[object_id] = data
             self._blob_bytes += len(data)
@@ -133,7 +136,7 @@ class SnapshotReader:
             return None
         if found.kind != "file":
             return (False, "")
-        data = await self._object(found.object_id, b"blob")
+        data = await self._blob(found.object_id)
         return (True, decode_text(data)) if data is not None else None
 
     async def _entry(self, repo_path: str) -> SnapshotEntry | None:

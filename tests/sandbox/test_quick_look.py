@@ -3,6 +3,7 @@ to git whenever the watch cannot vouch for what was written (quick_look.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -159,3 +160,26 @@ async def test_restoring_never_writes_through_a_symlinked_folder(
             assert (sandbox.path / "docs" / "readme.md").read_text() == "hello\n"
     finally:
         await reader.close()
+
+
+async def test_the_admin_guard_sees_a_rewrite_that_keeps_size_and_mtime(
+    new_repo: RepoFactory,
+) -> None:
+    """The guard trusts an unchanged stat instead of reading the admin files; a rewrite
+    always moves the ctime, whatever it does to the mtime."""
+    repo = new_repo(FILES)
+    snapshot = await create_snapshot(repo.root)
+    async with WorktreePool(snapshot, 1) as pool, pool.lease() as sandbox:
+        guard = sandbox._guard
+        await asyncio.sleep(0.15)  # older than the guard's "too recent to trust"
+        assert not guard.tampered()
+        assert guard._verified_stamp is not None
+        assert not guard.tampered()  # from the stat alone
+        head = sandbox.admin_dir / "HEAD"
+        before = head.stat()
+        text = head.read_text()
+        head.write_text(text[:-2] + ("0" if text[-2] != "0" else "1") + "\n")
+        os.utime(head, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert head.stat().st_size == before.st_size
+        await asyncio.sleep(0.15)
+        assert guard.tampered()
