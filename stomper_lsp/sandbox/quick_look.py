@@ -26,6 +26,8 @@ from stomper_lsp.sandbox.snapshot_reader import SnapshotReader
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_LARGEST_COMPARED = 4 * 1024 * 1024
+"""Files are read and written on the event loop: bigger ones go to git."""
 
 
 async def quick_delta(
@@ -56,8 +58,8 @@ async def quick_delta(
         if found is None:
             indexed[path] = "D"
             continue
-        if not stat.S_ISREG(found.st_mode):
-            return None
+        if not stat.S_ISREG(found.st_mode) or found.st_size > _LARGEST_COMPARED:
+            return None  # a big file is git's to compare, off the event loop
         if bool(found.st_mode & stat.S_IXUSR) != entry.executable:
             return None  # whether that counts depends on core.fileMode: git decides
         data = await reader.blob(entry.object_id)
@@ -116,7 +118,10 @@ async def restore_directly(root: Path, delta: TreeDelta, reader: SnapshotReader)
             entry = await reader.entry(path)
             if entry is not None and entry.kind == "file":
                 data = await reader.blob(entry.object_id)
-                if data is not None and _write_new_file(root, path, data, entry.executable):
+                if (
+                    data is not None and len(data) <= _LARGEST_COMPARED
+                    and _write_new_file(root, path, data, entry.executable)
+                ):
                     continue
         rest[path] = status
     return TreeDelta(rest, [], delta.staged & rest.keys())
