@@ -183,3 +183,31 @@ async def test_the_admin_guard_sees_a_rewrite_that_keeps_size_and_mtime(
         assert head.stat().st_size == before.st_size
         await asyncio.sleep(0.15)
         assert guard.tampered()
+
+
+@pytest.mark.parametrize("conversion", ["a .gitattributes", "core.autocrlf=input", "a big file"])
+async def test_what_git_may_convert_or_a_big_file_is_left_to_git(
+    new_repo: RepoFactory, monkeypatch: pytest.MonkeyPatch, conversion: str
+) -> None:
+    files = dict(FILES)
+    target = "app/keep.py"
+    if conversion == "a .gitattributes":
+        files["app/.gitattributes"] = "*.py text eol=crlf\n"
+    if conversion == "a big file":
+        target = "app/big.py"
+        files[target] = "# filler\n" * 500_000  # 4.5 MB
+    repo = new_repo(files)
+    if conversion == "core.autocrlf=input":
+        repo.git("config", "core.autocrlf", "input")
+    snapshot = await create_snapshot(repo.root)
+    looks = _spy(monkeypatch)
+    async with WorktreePool(snapshot, 1) as pool:
+        async with pool.lease() as sandbox:
+            before = (sandbox.path / target).read_bytes()
+            (sandbox.path / target).write_bytes(before[:-1] + b"2\n")
+            assert (await sandbox.changes()).modified == [target]
+        async with pool.lease() as again:
+            assert again is sandbox  # restored by git, and clean
+            assert (again.path / target).read_bytes() == before
+            assert _status(again) == ""
+    assert looks and all(only is not None for only in looks)  # git looked, at the paths
