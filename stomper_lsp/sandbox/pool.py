@@ -187,7 +187,9 @@ class Sandbox:
         """
         if self._guard.tampered():
             return False
+        fresh = self._last_delta is None
         delta = self._last_delta or await self._delta()
+        walked_now = fresh and self._since_look is None  # `_delta` just walked the tree
         self._last_delta = None
         vouched = await self._only_caches_since_look()
         await self._restore(delta)
@@ -199,8 +201,8 @@ class Sandbox:
         written = await self._written_paths()
         if written is not None:
             after = await self._look({*written, *delta.paths})
-        elif self._watch is None:
-            # Without a watch the look above walked the tree: what it found is all there was.
+        elif self._watch is None or walked_now:
+            # The look above walked the tree: what it found is all there was.
             after = await self._look(delta.paths)
         else:
             # The watch lost track since the look (overflow, the index moved): walk.
