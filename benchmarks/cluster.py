@@ -1,12 +1,13 @@
 """The Ray executor against the local one, and what a cluster run costs. Prints figures.
 
     .venv/bin/python benchmarks/cluster.py [--files 200] [--big-files 10000]
-        [--bundle-files 50000] [--only overhead,throughput,bundles,resume]
+        [--bundle-files 50000] [--only local,overhead,throughput,bundles,resume]
 
 1. overhead: N broken files, a zero-delay agent (`sed`, about 1 ms), k=4: wall, files/s,
    the coordinator's CPU per file (its own threads plus its child processes) for the local
    executor and for Ray on a two-node local cluster (2 slots each, warm: a second run).
    Per-file overhead through Ray = (Ray wall - local wall) x k / N.
+   `--only local` runs just the local row (no Ray cluster started).
 2. throughput: `--big-files` files through the same cluster: files/s, where the time goes.
 3. bundles: a `--bundle-files` repository: full bundle (size, time), and a delta bundle of
    20 edited files.
@@ -134,6 +135,14 @@ def _start_cluster() -> Any:
     return cluster
 
 
+async def local(work: Path, files: int) -> None:
+    """Just the local row of `overhead`: no Ray cluster is started."""
+    root = _repo(work, "local", files)
+    print(f"\n== local: {files} files, sed agent, k=4")
+    report, wall, cpu = await _timed(_project(root, max_parallel_files=4))
+    print(_line("local", report, wall, cpu, files))
+
+
 async def overhead(work: Path, files: int, cluster: Any) -> None:
     root = _repo(work, "overhead", files)
     print(f"\n== overhead: {files} files, sed agent, k=4 (2 nodes x {SLOTS} slots for Ray)")
@@ -250,6 +259,8 @@ async def main() -> None:
         os.environ["STOMPER_NODE_DIR"] = str(work / "nodes")
         cluster = _start_cluster() if only & {"overhead", "throughput", "resume"} else None
         try:
+            if "local" in only:
+                await local(work, args.files)
             if "overhead" in only:
                 await overhead(work, args.files, cluster)
             if "throughput" in only:

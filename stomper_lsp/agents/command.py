@@ -14,7 +14,7 @@ from pathlib import Path
 
 from stomper_lsp.agents.attempt import run_attempt
 from stomper_lsp.agents.base import AgentResult, AgentTask
-from stomper_lsp.agents.prompt import write_prompt_file
+from stomper_lsp.agents.prompt import prompt_file_name, write_prompt_file
 
 DEFAULT_AGENT_OUTPUT_LIMIT = 1024 * 1024
 PLACEHOLDERS = ("{prompt_file}", "{prompt_dir}", "{file}", "{workdir}")
@@ -83,10 +83,14 @@ class CommandAgent:
 
     async def _run(self, task: AgentTask) -> AgentResult:
         workdir = task.workdir.resolve()
-        prompt_file = write_prompt_file(task)
         template = self.argv_template
         if task.confinement is not None and self.when_confined:
             template = tuple(self.when_confined.get(arg, arg) for arg in template)
+        if any(p in arg for arg in template for p in ("{prompt_file}", "{prompt_dir}")):
+            prompt_file = write_prompt_file(task)
+        else:  # a command that never names the prompt cannot read it: do not write it
+            folder = task.prompt_dir or Path(tempfile.gettempdir())
+            prompt_file = folder / prompt_file_name(task.target, task.attempt)
         argv = render_argv(template, prompt_file=prompt_file, file=task.target, workdir=workdir)
         return await run_attempt(
             self.name,

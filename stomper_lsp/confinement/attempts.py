@@ -50,15 +50,16 @@ class AttemptGuard:
     ) -> Confinement:
         """The confinement of one process tree in this slot; a fresh private temp folder."""
         private_tmp = self.temp_root / "tmp" / f"slot{slot}"
-        await asyncio.to_thread(remove_tree, private_tmp)
-        return await asyncio.to_thread(
-            self.run.for_attempt,
-            worktree=worktree,
-            admin_dir=admin_dir,
-            private_tmp=private_tmp,
-            state_dirs=list(state_dirs),
-            readable=self.readable,
-        )
+        states = list(state_dirs)
+
+        def prepare() -> Confinement:  # one trip to a worker thread, not two
+            remove_tree(private_tmp)
+            return self.run.for_attempt(
+                worktree=worktree, admin_dir=admin_dir, private_tmp=private_tmp,
+                state_dirs=states, readable=self.readable,
+            )
+
+        return await asyncio.to_thread(prepare)
 
     @contextlib.asynccontextmanager
     async def watched(self, confinement: Confinement, who: str) -> AsyncIterator[Escapes]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -50,6 +51,9 @@ class TreeDelta:
     the commit or the index."""
     untracked: list[str] = field(default_factory=list)
     """Files (and `dir/` for nested repositories) neither in the index nor ignored."""
+    staged: frozenset[str] = frozenset()
+    """Paths of `indexed` whose index entry differs from the commit: only git can put
+    those back. For the others only the file on disk differs."""
 
     @property
     def clean(self) -> bool:
@@ -82,6 +86,7 @@ async def collect_delta(worktree: Worktree, only: Sequence[str] | None = None) -
     )
     indexed: dict[str, str] = {}
     untracked: list[str] = []
+    staged: set[str] = set()
     for record in split_nul(result.stdout):
         kind = record[:1]
         if kind == "?":
@@ -91,13 +96,17 @@ async def collect_delta(worktree: Worktree, only: Sequence[str] | None = None) -
         elif kind == "1":
             fields = record.split(" ", 8)
             in_commit, on_disk = fields[3] != _ABSENT_MODE, fields[5] != _ABSENT_MODE
+            if fields[1][:1] != ".":
+                staged.add(fields[8])
             if not in_commit:
                 indexed[fields[8]] = "A" if on_disk else "I"  # I: only the index differs
             else:
                 indexed[fields[8]] = "M" if on_disk else "D"
         elif kind == "u":
-            indexed[record.split(" ", 10)[10]] = "M"  # an agent left a conflicted merge
-    return TreeDelta(indexed, untracked)
+            path = record.split(" ", 10)[10]
+            indexed[path] = "M"  # an agent left a conflicted merge
+            staged.add(path)
+    return TreeDelta(indexed, untracked, frozenset(staged))
 
 
 class GitAdminGuard:
@@ -105,8 +114,12 @@ class GitAdminGuard:
 
     def __init__(self, worktree: Worktree) -> None:
         self._worktree = worktree
+        stamp = self._stamp()
         self._dot_git = self._read_dot_git()
         self._admin = self._read_admin()
+        self._verified_stamp = stamp
+        """The files' stat when their contents last matched: the same stat again means
+        the same contents, without reading them (see `_stamp`)."""
 
     def _read_dot_git(self) -> bytes | None:
         dot_git = self._worktree.path / ".git"
@@ -138,9 +151,47 @@ class GitAdminGuard:
         return found
 
     def tampered(self) -> bool:
+        stamp = self._stamp()
+        if stamp is not None and stamp == self._verified_stamp:
+            return False
         if read_gitdir_file(self._worktree.path) != self._worktree.admin_dir:
             return True
-        return self._read_dot_git() != self._dot_git or self._read_admin() != self._admin
+        if self._read_dot_git() != self._dot_git or self._read_admin() != self._admin:
+            return True
+        self._verified_stamp = stamp  # taken before the reads: a later write changes it
+        return False
+
+    def _stamp(self) -> tuple[tuple[str, tuple[int, ...]], ...] | None:
+        """Inode, size, mode, mtime and ctime of the `.git` file and of every entry of the
+        admin dir that `_read_admin` compares (a read costs more than a stat). Nothing
+        can write a file without changing its ctime, except within the same clock tick:
+        so None (read the contents) while anything changed in the last moment."""
+        now = time.time_ns()
+        entries: list[tuple[str, tuple[int, ...]]] = []
+        try:
+            entries.append((".git", _stat_key(os.lstat(self._worktree.path / ".git"))))
+            admin = self._worktree.admin_dir
+            for dirpath, dirnames, filenames in os.walk(admin):
+                for name in sorted([*dirnames, *filenames]):
+                    relative = os.path.relpath(os.path.join(dirpath, name), admin)
+                    if os.sep not in relative and relative.startswith(_GIT_MAINTAINED_PREFIXES):
+                        continue
+                    found = os.lstat(os.path.join(dirpath, name))
+                    entries.append((relative, _stat_key(found)))
+        except OSError:
+            return None
+        if any(key[-1] > now - _RECENT_NS for _, key in entries):  # key[-1]: the ctime
+            return None
+        return tuple(entries)
+
+
+_RECENT_NS = 100_000_000
+"""Changes this recent (0.1 s, far above the kernel's file-time tick) are not trusted to
+show in a later stat."""
+
+
+def _stat_key(found: os.stat_result) -> tuple[int, ...]:
+    return (found.st_ino, found.st_size, found.st_mode, found.st_mtime_ns, found.st_ctime_ns)
 
 
 def summarize(delta: TreeDelta, project_prefix: str, admin_tampered: bool) -> SandboxChanges:

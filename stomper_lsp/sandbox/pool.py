@@ -39,6 +39,11 @@ from stomper_lsp.sandbox.layout import (
     sandbox_base_dir,
     shadow_lock_file,
 )
+from stomper_lsp.sandbox.quick_look import (
+    only_untracked_caches,
+    quick_delta,
+    restore_directly,
+)
 from stomper_lsp.sandbox.shadow_refs import pin_run, unpin_run
 from stomper_lsp.sandbox.snapshot import (
     UNTRACKED_NOISE_DIRS,
@@ -46,6 +51,7 @@ from stomper_lsp.sandbox.snapshot import (
     decode_text,
     to_repo_path,
 )
+from stomper_lsp.sandbox.snapshot_reader import SnapshotReader
 from stomper_lsp.sandbox.watch import MAX_PATHS, TreeWatch
 from stomper_lsp.sandbox.worktrees import Worktree, add_worktree, remove_worktrees
 
@@ -76,7 +82,8 @@ class Sandbox:
     """One leased worktree: the agent works in `project_dir`, the engine inspects it."""
 
     def __init__(
-        self, worktree: Worktree, slot: int, snapshot: Snapshot, watch: TreeWatch | None = None
+        self, worktree: Worktree, slot: int, snapshot: Snapshot, watch: TreeWatch | None = None,
+        reader: SnapshotReader | None = None,
     ) -> None:
         self.path = worktree.path
         self.project_dir = (
@@ -90,6 +97,10 @@ class Sandbox:
         self._watch = watch
         self._since_clean: set[str] | None = set() if watch is not None else None
         """Paths written since the sandbox was last clean; None: unknown, walk the tree."""
+        self._since_look: set[str] | None = set() if watch is not None else None
+        """Paths written since the last look at the tree (None: unknown)."""
+        self._reader = reader
+        """The snapshot's blobs, to look at and restore written files without git."""
         self._index_seen = self._index_stamp()
 
     def __repr__(self) -> str:
@@ -158,38 +169,86 @@ class Sandbox:
         subset = TreeDelta(
             {path: status for path, status in delta.indexed.items() if path in wanted},
             [path for path in delta.untracked if path.rstrip("/") in wanted],
+            delta.staged & wanted,
         )
         self._last_delta = None
-        if not subset.clean:
-            await restore(self._worktree, self.snapshot.commit, subset)
-            self._index_seen = self._index_stamp()  # restoring rewrote the index
+        await self._restore(subset)
 
     async def reset(self) -> bool:
         """Back to the snapshot, touching only what changed; False when it is not clean.
 
         What changed comes from the last look (`changes()` since the last `mark_dirty()`)
-        or a new one; the check afterwards looks at the restored paths (and, with a watch,
-        whatever else was written meanwhile), since restoring cannot change anything else.
+        or a new one. When the watch saw nothing written since that look but untracked
+        checker caches, putting back what the look found makes the slot clean, and what
+        the restore itself wrote is looked at again by the next file's first look (its
+        events wait in the watch). Otherwise a look afterwards checks the restored paths
+        (and, with a watch, whatever else was written meanwhile), since restoring cannot
+        change anything else.
         """
         if self._guard.tampered():
             return False
+        fresh = self._last_delta is None
         delta = self._last_delta or await self._delta()
+        walked_now = fresh and self._since_look is None  # `_delta` just walked the tree
         self._last_delta = None
-        if not delta.clean:
-            await restore(self._worktree, self.snapshot.commit, delta)
-            self._index_seen = self._index_stamp()  # restoring rewrote the index
+        vouched = await self._only_caches_since_look()
+        await self._restore(delta)
+        if vouched and self._watch is not None and self._watch.alive:
+            if self._guard.tampered():
+                return False
+            self._clean()
+            return True
         written = await self._written_paths()
-        # Without a watch the look above walked the tree: what it found is all there was.
-        after = await self._look(delta.paths if written is None else {*written, *delta.paths})
+        if written is not None:
+            after = await self._look({*written, *delta.paths})
+        elif self._watch is None or walked_now:
+            # The look above walked the tree: what it found is all there was.
+            after = await self._look(delta.paths)
+        else:
+            # The watch lost track since the look (overflow, the index moved): walk.
+            after = await self._look(None)
         clean = after.clean and not self._guard.tampered()
         if clean and self._watch is not None and self._watch.alive:
-            self._since_clean = set()
+            self._clean()
         return clean
+
+    def _clean(self) -> None:
+        self._since_clean = set()
+        self._since_look = set()
+
+    async def _only_caches_since_look(self) -> bool:
+        """Since the last look, the watch saw writes to untracked checker caches only."""
+        if self._reader is None or await self._take_written() is None:
+            return False
+        if self._since_look is None:
+            return False
+        return await only_untracked_caches(self.path, self._since_look, self._reader)
+
+    async def _restore(self, delta: TreeDelta) -> None:
+        """Put `delta` back: files only changed on disk from the snapshot's blobs, the
+        rest (staged changes, folders, conversions) with git."""
+        if delta.clean:
+            return
+        if delta.untracked:
+            await restore(self._worktree, self.snapshot.commit, TreeDelta({}, delta.untracked))
+        rest = TreeDelta(delta.indexed, [], delta.staged)
+        if self._reader is not None and rest.indexed:
+            rest = await restore_directly(self.path, rest, self._reader)
+        if rest.indexed:
+            await restore(self._worktree, self.snapshot.commit, rest)
+            self._index_seen = self._index_stamp()  # restoring rewrote the index
 
     async def _delta(self) -> TreeDelta:
         """Differences from the snapshot: over the paths written since the sandbox was
-        clean when the watch can name them, else over the whole tree."""
-        return await self._look(await self._written_paths())
+        clean when the watch can name them (compared with the snapshot's blobs when that
+        is enough, see quick_look.py), else over the whole tree."""
+        paths = await self._written_paths()
+        self._since_look = set() if paths is not None else None
+        if paths is not None and self._reader is not None:
+            quick = await quick_delta(self.path, paths, self._reader)
+            if quick is not None:
+                return quick
+        return await self._look(paths)
 
     async def _look(self, paths: Collection[str] | None) -> TreeDelta:
         """`git status` over `paths` (None: the whole tree); no paths at all is clean."""
@@ -210,16 +269,18 @@ class Sandbox:
         taken = await asyncio.to_thread(self._watch.take)
         # `git add` and friends change the index without writing in the tree: walk then.
         if taken is None or self._index_stamp() != self._index_seen:
-            self._since_clean = None
+            self._since_clean = self._since_look = None
             return None
         self._since_clean.update(taken)
+        if self._since_look is not None:
+            self._since_look.update(taken)
         return taken
 
     async def _written_paths(self) -> list[str] | None:
         if await self._take_written() is None or self._since_clean is None:
             return None
         if len(self._since_clean) > MAX_PATHS:
-            self._since_clean = None
+            self._since_clean = self._since_look = None
             return None
         return sorted(self._since_clean)
 
@@ -262,6 +323,15 @@ class WorktreePool:
         self._worktree_paths: set[Path] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._close_task: asyncio.Task[None] | None = None
+        self._reader = SnapshotReader(snapshot)
+        """Shared by the slots: their looks and resets read the snapshot's blobs from one
+        running `git cat-file` instead of starting git for each file."""
+
+    @property
+    def snapshot_reader(self) -> SnapshotReader:
+        """The pool's running reader of the snapshot, for the run's other reads too (one
+        `git cat-file` and one cache of blobs instead of two); the pool closes it."""
+        return self._reader
 
     async def __aenter__(self) -> WorktreePool:
         await self.open()
@@ -365,7 +435,7 @@ class WorktreePool:
             )
             (path / self.snapshot.project_prefix).mkdir(parents=True, exist_ok=True)
             watch = await asyncio.to_thread(TreeWatch.open, worktree.path)
-            sandbox = Sandbox(worktree, slot, self.snapshot, watch)
+            sandbox = Sandbox(worktree, slot, self.snapshot, watch, self._reader)
         except BaseException:
             if watch is not None:
                 watch.close()
@@ -423,6 +493,7 @@ class WorktreePool:
         for sandbox in self._sandboxes.values():
             sandbox.close()
         self._sandboxes.clear()
+        await self._reader.close()
         leftovers = await self._remove(sorted(self._worktree_paths))
         if self.run_dir is not None:
             if not await unpin_run(self.snapshot.shadow_dir, self.run_id):

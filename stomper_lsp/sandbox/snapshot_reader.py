@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
-from pathlib import PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from stomper_lsp.process import Dialogue
 from stomper_lsp.sandbox.errors import SandboxError
@@ -29,6 +32,18 @@ from stomper_lsp.sandbox.snapshot import (
 _READ_TIMEOUT_S = 60.0
 _REGULAR = (b"100644", b"100755")
 _TREE = b"40000"
+_AUTOCRLF_ON = ("true", "1", "yes", "on", "input")
+_BLOB_CACHE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SnapshotEntry:
+    """One path of the snapshot: a regular `file` (its blob and exec bit), `absent`, or
+    `other` (a folder, symlink or submodule, or a path below a non-folder)."""
+
+    kind: Literal["file", "absent", "other"]
+    object_id: str = ""
+    executable: bool = False
 
 
 class SnapshotReader:
@@ -41,6 +56,8 @@ class SnapshotReader:
         self._trees: dict[str, dict[str, tuple[bytes, bytes]] | None] = {}
         self._exact_only: bool | None = None
         self._hash_size = len(snapshot.commit) // 2
+        self._blobs: OrderedDict[str, bytes] = OrderedDict()
+        self._blob_bytes = 0
 
     async def read(self, paths: Sequence[str]) -> dict[str, str | None]:
         """Like `read_snapshot_files`: None for a path that is absent or not a file."""
@@ -65,44 +82,84 @@ class SnapshotReader:
             self._dialogue = None
 
     async def _conversions_configured(self) -> bool:
-        """True when a checkout may convert any file (then every read goes the exact way)."""
+        """True when git may convert any file between the disk and a blob (then every read
+        goes the exact way). `core.autocrlf=input` converts only what git reads from disk,
+        which matters to comparing a sandbox's files with blobs."""
         shadow = self.snapshot.shadow_dir
-        attributes = shadow / "info" / "attributes"
-        if await asyncio.to_thread(_non_empty, attributes):
-            return True
+        for attributes in (shadow / "info" / "attributes", _user_attributes()):
+            if await asyncio.to_thread(_non_empty, attributes):
+                return True
         result = await run_git_dir(
             shadow, ["config", "--get-regexp", r"^core\.(autocrlf|attributesfile)$"], check=False
         )
         for line in result.stdout_text.splitlines():
             key, _, value = line.partition(" ")
-            if key == "core.attributesfile" or value.strip().lower() in ("true", "1", "yes"):
+            if key == "core.attributesfile" or value.strip().lower() in _AUTOCRLF_ON:
                 return True
         return False
 
+    async def entry(self, repo_path: str) -> SnapshotEntry | None:
+        """What the snapshot holds at a repository-relative path, read from the trees;
+        None when a checkout may convert it (attributes, autocrlf): then only git knows
+        the bytes on disk that match it."""
+        async with self._lock:
+            if self._exact_only is None:
+                self._exact_only = await self._conversions_configured()
+            if self._exact_only:
+                return None
+            return await self._entry(repo_path)
+
+    async def blob(self, object_id: str) -> bytes | None:
+        """A blob's bytes (recently used ones are kept: a reset asks again for what the
+        look after the agent read)."""
+        async with self._lock:
+            return await self._blob(object_id)
+
+    async def _blob(self, object_id: str) -> bytes | None:
+        cached = self._blobs.get(object_id)
+        if cached is not None:
+            self._blobs.move_to_end(object_id)
+            return cached
+        data = await self._object(object_id, b"blob")
+        if data is not None and len(data) <= _BLOB_CACHE_BYTES // 8:
+            self._blobs[object_id] = data
+            self._blob_bytes += len(data)
+            while self._blob_bytes > _BLOB_CACHE_BYTES:
+                _, dropped = self._blobs.popitem(last=False)
+                self._blob_bytes -= len(dropped)
+        return data
+
     async def _fast(self, path: str) -> tuple[bool, str] | None:
         """(present, text) read from the trees; None: this path needs the exact way."""
-        repo_path = to_repo_path(self.snapshot.project_prefix, path)
+        found = await self._entry(to_repo_path(self.snapshot.project_prefix, path))
+        if found is None:
+            return None
+        if found.kind != "file":
+            return (False, "")
+        data = await self._blob(found.object_id)
+        return (True, decode_text(data)) if data is not None else None
+
+    async def _entry(self, repo_path: str) -> SnapshotEntry | None:
         parts = PurePosixPath(repo_path).parts
-        if not parts or "\n" in repo_path:
+        if not parts or "\n" in repo_path or repo_path.startswith("/"):
             return None
         folder = ""
         tree = await self._tree("")
         for depth, name in enumerate(parts):
             if tree is None:
-                return (False, "")
+                return SnapshotEntry("absent")
             if ".gitattributes" in tree:
                 return None  # attributes may convert this file: let checkout decide
             entry = tree.get(name)
             if entry is None:
-                return (False, "")
+                return SnapshotEntry("absent")
             mode, object_id = entry
             if depth == len(parts) - 1:
-                if mode not in _REGULAR:
-                    return (False, "")
-                data = await self._object(object_id.hex(), b"blob")
-                return (True, decode_text(data)) if data is not None else None
+                if mode in _REGULAR:
+                    return SnapshotEntry("file", object_id.hex(), mode == b"100755")
+                return SnapshotEntry("other")
             if mode != _TREE:
-                return (False, "")
+                return SnapshotEntry("other")
             folder = f"{folder}/{name}" if folder else name
             tree = await self._tree(folder, object_id)
         return None
@@ -158,6 +215,13 @@ def _parse_tree(data: bytes, hash_size: int) -> dict[str, tuple[bytes, bytes]]:
         entries[name] = (mode, data[nul + 1:nul + 1 + hash_size])
         position = nul + 1 + hash_size
     return entries
+
+
+def _user_attributes() -> Path:
+    """The attributes file git reads when `core.attributesFile` is unset (our git runs
+    without the global config, but this default still applies)."""
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    return Path(config_home) / "git" / "attributes"
 
 
 def _non_empty(path: os.PathLike[str]) -> bool:

@@ -26,7 +26,6 @@ from stomper_lsp.project import Project
 from stomper_lsp.sandbox.placement import all_bases, choose_base_dir
 from stomper_lsp.sandbox.pool import WorktreePool
 from stomper_lsp.sandbox.snapshot import SandboxError, create_snapshot, locate_repository
-from stomper_lsp.sandbox.snapshot_reader import SnapshotReader
 from stomper_lsp.sandbox.sweep import sweep_bases
 from stomper_lsp.user_dirs import user_path
 from stomper_lsp.workflow.context import RunContext
@@ -127,7 +126,7 @@ async def run_fix(
                 outcome_store=store,
                 run_key=key,
                 resumable=resumable,
-                snapshot_reader=SnapshotReader(snapshot),
+                snapshot_reader=pool.snapshot_reader,
             )
             fan_out_started = time.monotonic()
             async with open_executor(context) as executor:

@@ -72,6 +72,21 @@ async def test_placeholders_cwd_and_prompt_by_file(
     assert not any("undefined_thing" in arg for arg in seen["argv"])
 
 
+async def test_the_prompt_is_written_only_for_a_command_that_names_it(
+    pkg: Path, tmp_path: Path
+) -> None:
+    """A command with neither `{prompt_file}` nor `{prompt_dir}` cannot find the prompt:
+    writing it would only cost each file a file."""
+    silent = CommandAgent("command", ["sed", "-i", "s/x = 1/x = 2/", "{file}"])
+    result = await silent.fix(_task(pkg, tmp_path))
+    assert result.exit_code == 0 and (pkg / "pkg" / "mod.py").read_text() == "x = 2\n"
+    assert not (tmp_path / "prompts").exists() or not any((tmp_path / "prompts").iterdir())
+    by_dir = CommandAgent("command", ["sh", "-c", 'ls "$1" > "$2"', "-", "{prompt_dir}",
+                                      str(tmp_path / "listed")])
+    await by_dir.fix(_task(pkg, tmp_path))
+    assert (tmp_path / "listed").read_text().strip().endswith("-attempt1.md")
+
+
 async def test_default_prompt_dir_is_temporary_and_outside_the_sandbox(
     pkg: Path, tmp_path: Path, fake_agent: list[str]
 ) -> None:

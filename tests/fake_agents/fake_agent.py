@@ -158,7 +158,12 @@ def _late_write(target: Path, text: str, delay: float | None) -> None:
             time.sleep(delay)
         else:
             _wait_for_a_check(cwd)
-        target.write_text(text, encoding="utf-8")
+        # In one step (a new file renamed over the target): truncating then writing would
+        # leave an empty file for a moment, and an empty file is a genuine fix of every
+        # issue, which Stomper may rightly verify and deliver.
+        scratch = target.with_name(f".{target.name}.late")
+        scratch.write_text(text, encoding="utf-8")
+        os.replace(scratch, target)
     finally:
         os._exit(0)
 

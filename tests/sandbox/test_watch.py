@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,23 @@ def _noise(root: Path) -> None:
     (root / "trace.log").write_text("ignored\n")
 
 
+ELSEWHERE: list[Path] = []
+
+
+def _replace_by_link(path: Path) -> None:
+    path.unlink()
+    path.symlink_to("deep/er/mod.py")
+
+
+def _folder_for_link(root: Path) -> None:
+    """Restoring `app/keep.py` must not follow `app` out of the sandbox."""
+    outside = Path(tempfile.mkdtemp(prefix="stomper-elsewhere-"))
+    ELSEWHERE.append(outside)
+    (outside / "keep.py").write_text("outside, must stay\n")
+    shutil.rmtree(root / "app")
+    (root / "app").symlink_to(outside)
+
+
 def _same_bytes(root: Path) -> None:
     (root / "app" / "keep.py").write_text("k = 1\n")
 
@@ -94,12 +112,18 @@ SCENARIOS: dict[str, Callable[[Path], object]] = {
     "a file becomes a folder": _file_becomes_folder,
     "make a file executable": lambda root: (root / "run.sh").chmod(0o755),
     "add a symlink": lambda root: (root / "link.py").symlink_to("app/keep.py"),
+    "a file replaced by a symlink": lambda root: _replace_by_link(root / "app" / "keep.py"),
+    "a folder swapped for a symlink out of the sandbox": _folder_for_link,
     "git add a new file": _git_add,
     "git rm --cached": _git_rm_cached,
     "ignored files and caches": _noise,
     "a nested repository": lambda root: _git(root / "app", "init", "-q", "vendored"),
     "nothing": lambda root: None,
 }
+
+
+# Only files written in place (or nothing): no new path git might ignore, no folder, no mode.
+DECIDED_WITHOUT_GIT = {"edit a file", "rewrite a file with the same bytes", "nothing"}
 
 
 async def _observe(
@@ -143,10 +167,15 @@ async def test_the_watch_sees_what_the_walk_sees(
     assert walked[3] == [None]  # without a watch: one whole-tree walk
     if scenario.startswith("git "):
         assert watched[3] == [None]  # the index changed under the watch: it defers to git
-    elif scenario == "nothing":
-        assert watched[3] == []  # nothing written: git is not even asked
+    elif scenario in DECIDED_WITHOUT_GIT:
+        assert watched[3] == []  # compared with the snapshot's blobs (quick_look.py)
     else:
         assert len(watched[3]) == 1 and watched[3][0]  # one look, at the written paths only
+    while ELSEWHERE:
+        outside = ELSEWHERE.pop()
+        assert (outside / "keep.py").read_text() == "outside, must stay\n"
+        assert os.listdir(outside) == ["keep.py"]
+        shutil.rmtree(outside)
 
 
 def test_take_names_written_paths_once(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ async def test_a_rewrite_after_the_agent_ends_never_reaches_the_user(
             and any(why in message for why in ("changed after the agent finished",
                                                "introduced", "the attempt emptied"))
         ), (path, status, message)
-    assert all(change.new_text == FIXED for change in report.changes)
+    assert all(change.new_text == FIXED for change in report.changes), report.changes
     delivered = await deliver_to_working_tree(root, report.changes)
     for path in FILES:
         text = (root / path).read_text()
