@@ -196,6 +196,7 @@ class CheckService:
         if doc is None:
             return
         doc.cancel()
+        doc.handle.forget(doc.handle.root / doc.rel)
         queue = self._mypy.get(doc.handle.root)
         if queue is not None:
             queue.discard(doc)
@@ -215,8 +216,10 @@ class CheckService:
     def shutdown(self) -> None:
         for doc in self._docs.values():
             doc.cancel()
+            doc.handle.close()  # a dropped project's handle may be no longer registered
         for queue in self._mypy.values():
             queue.cancel()
+        self._server.registry.close()
 
     # ----- pull diagnostics and code actions --------------------------------------------
     async def pull(
