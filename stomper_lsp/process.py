@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -313,8 +314,14 @@ class Started:
         self._reaped = False
 
     @staticmethod
+    @functools.cache
     def supported() -> bool:
-        return hasattr(os, "pidfd_open")
+        """pidfds: Linux 5.3 and later (elsewhere `run_process` it is)."""
+        try:
+            os.close(os.pidfd_open(os.getpid()))
+        except (AttributeError, OSError):
+            return False
+        return True
 
     @classmethod
     def start(

@@ -4,6 +4,7 @@ never outlives its checker."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from stomper_lsp.checkers import warm_ruff
 from stomper_lsp.checkers.model import Issue
 from stomper_lsp.checkers.ruff import RuffChecker
 from stomper_lsp.process import Started
-from tests.processes import is_dead
+from tests.processes import is_dead, wait_dead
 
 pytestmark = pytest.mark.skipif(not Started.supported(), reason="needs Linux pidfds")
 
@@ -126,3 +127,22 @@ async def test_a_cancelled_keystroke_leaves_no_ruff(tmp_path: Path, ahead: RuffC
     assert is_dead(waiting.pid)
     await asyncio.sleep(warm_ruff.AHEAD_AFTER_S * 5)
     assert ahead.ahead is not None and ahead.ahead.waiting is None
+
+
+async def test_a_started_process_that_hangs_is_killed_with_its_children(tmp_path: Path) -> None:
+    """The rules of `run_process` hold for `Started`: a hard timeout, and the whole
+    process group killed, children included, with the leader reaped."""
+    script = (
+        "import subprocess, sys, time\n"
+        "data = sys.stdin.read()\n"
+        "child = subprocess.Popen(['sleep', '30'])\n"
+        "print(len(data), child.pid, flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    started = Started.start([sys.executable, "-c", script], cwd=tmp_path)
+    result = await started.finish(b"x" * 200_000, timeout=1.0)
+    assert result.timed_out and result.returncode != 0
+    size, child = (int(n) for n in result.stdout.split())
+    assert size == 200_000  # more than a pipe holds: written as the reader drained it
+    assert wait_dead(child) and is_dead(started.pid)
+    assert not started.usable
