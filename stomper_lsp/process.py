@@ -343,7 +343,13 @@ class Started:
     @property
     def usable(self) -> bool:
         """Neither fed nor killed, and still waiting for its input."""
-        return not self._taken and self._proc.poll() is None
+        if self._taken or self._reaped:
+            return False
+        try:  # WNOWAIT: look without reaping, so the group id stays ours until `_reap`
+            ended = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return False
+        return ended is None
 
     async def finish(
         self, stdin_data: bytes, *, timeout: float, output_limit: int = DEFAULT_OUTPUT_LIMIT
