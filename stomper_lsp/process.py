@@ -3,6 +3,9 @@
 Every tool Stomper starts (checkers, agents, test commands) goes through `run_process`:
 no shell, stdin closed (or fed and closed), its own process group, a hard timeout, and the
 whole group killed on timeout, cancellation, or when the leader exits but children linger.
+Two variants keep those rules: `Dialogue`, one process answering many requests, and
+`Started`, a short tool on a keystroke's path, started without asyncio's watcher thread
+and possibly before its input is known.
 """
 
 from __future__ import annotations
