@@ -1,6 +1,10 @@
 """Edit -> ruff diagnostics latency on a 1,000-line file: Stomper vs `ruff server`.
 
-    .venv/bin/python benchmarks/lsp_latency.py [--edits 60] [--lines 1000]
+    .venv/bin/python benchmarks/lsp_latency.py [--edits 60] [--lines 1000] [--baseline DIR]
+
+`--baseline DIR` adds a third server: the `stomper_lsp` package in DIR (an older
+revision, e.g. `git archive HEAD~1 stomper_lsp | tar -x -C DIR`), run in the same turns,
+so old and new code are compared under the same load.
 
 Both servers run side by side, driven by the same client code, and take turns edit by
 edit (so the machine's load hits both alike), in push mode (`publishDiagnostics` for the
@@ -76,13 +80,27 @@ class Session:
             self.latencies.append(arrival - started)
 
 
-async def measure(root: Path, text: str, *, pull: bool, edits: int) -> dict[str, list[float]]:
-    """Both servers run side by side and take turns (in alternating order), so a change
-    in the machine's load hits both alike: the ratio is measured under one load."""
+def baseline_command(package_dir: Path) -> list[str]:
+    """Stomper from another checkout's package; not `-m`, which puts the current
+    directory (this working tree) first on `sys.path`."""
+    start = (
+        f"import runpy, sys; sys.path.insert(0, {str(package_dir)!r}); "
+        "runpy.run_module('stomper_lsp', run_name='__main__', alter_sys=True)"
+    )
+    return [sys.executable, "-c", start]
+
+
+async def measure(
+    root: Path, text: str, *, pull: bool, edits: int, baseline: Path | None = None
+) -> dict[str, list[float]]:
+    """The servers run side by side and take turns (in rotating order), so a change in
+    the machine's load hits them alike: the ratio is measured under one load."""
     sessions = {
         "stomper": Session(STOMPER, {"tools": ["ruff"]}),
         "ruff server": Session(RUFF, None),
     }
+    if baseline is not None:
+        sessions["baseline"] = Session(baseline_command(baseline), {"tools": ["ruff"]})
     try:
         for session in sessions.values():
             await session.start(root, text, pull=pull)
@@ -91,7 +109,7 @@ async def measure(root: Path, text: str, *, pull: bool, edits: int) -> dict[str,
             for session in order:
                 await asyncio.sleep(_PAUSE_S)
                 await session.edit(text, version, pull=pull)
-            order.reverse()
+            order = order[1:] + order[:1]
     finally:
         for session in sessions.values():
             await session.client.close_session()
@@ -102,7 +120,10 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--edits", type=int, default=60)
     parser.add_argument("--lines", type=int, default=1000)
+    parser.add_argument("--baseline", type=Path, help="a folder holding an older stomper_lsp")
     args = parser.parse_args()
+    if args.baseline is not None and not (args.baseline / "stomper_lsp").is_dir():
+        parser.error(f"--baseline {args.baseline}: no stomper_lsp package in it")
     text = source(args.lines)
     with tempfile.TemporaryDirectory(prefix="stomper-bench-") as tmp:
         root = Path(tmp)
@@ -110,13 +131,18 @@ async def main() -> None:
         print(f"edit -> ruff diagnostics, {text.count(chr(10))}-line file, {args.edits} edits")
         medians = {}
         for mode in ("push", "pull"):
-            measured = await measure(root, text, pull=mode == "pull", edits=args.edits)
+            measured = await measure(
+                root, text, pull=mode == "pull", edits=args.edits, baseline=args.baseline
+            )
             for name, values in measured.items():
                 medians[(mode, name)] = statistics.median(values)
                 print(f"  {mode}  {name:<12} {summary_ms(values)}")
         for mode in ("push", "pull"):
             ratio = medians[(mode, "stomper")] / medians[(mode, "ruff server")]
             print(f"  {mode}: Stomper's median is {ratio:.2f}x ruff server's (target <= 2x)")
+            if args.baseline is not None:
+                old = medians[(mode, "baseline")] / medians[(mode, "ruff server")]
+                print(f"  {mode}: the baseline's median is {old:.2f}x ruff server's")
 
 
 if __name__ == "__main__":

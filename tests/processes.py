@@ -27,3 +27,19 @@ def wait_dead(pid: int, timeout: float = 3.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def children(pid: int, name: str) -> list[int]:
+    """Live (not zombie) child processes of `pid` whose command name is `name`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm, _, rest = (entry / "stat").read_text().partition(" (")[2].rpartition(") ")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        fields = rest.split()
+        if comm == name and fields[0] != "Z" and int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found

@@ -13,7 +13,8 @@ from stomper_lsp.checkers.base import LineTexts, ToolChecker
 from stomper_lsp.checkers.environment import ProjectEnvironment
 from stomper_lsp.checkers.errors import CheckerError, ToolNotFoundError
 from stomper_lsp.checkers.model import Applicability, Fix, FixEdit, Issue, Position, Severity
-from stomper_lsp.process import ProcessResult, run_process
+from stomper_lsp.checkers.warm_ruff import WarmStart
+from stomper_lsp.process import ProcessResult, Started, run_process
 
 _BASE_ARGS = ("check", "--output-format", "json-lines", "--no-fix", "--force-exclude")
 _FOUND_ISSUES = 1
@@ -82,6 +83,24 @@ class RuffChecker(ToolChecker):
         self.rule_args = list(rule_args)
         """`--select` & co. from Stomper's settings (see checkers/rule_selection.py)."""
         self._memo: dict[_MemoKey, Issue] = {}
+        self.ahead: WarmStart | None = None
+        """Set by `start_ahead`: unsaved text is linted by a ruff started before it."""
+
+    def start_ahead(self) -> None:
+        """Lint unsaved text with a ruff started ahead of each keystroke (warm_ruff.py);
+        for the language server, which must `close` the checker when done with it."""
+        if self.ahead is None and Started.supported():
+            self.ahead = WarmStart()
+
+    def forget(self, path: Path) -> None:
+        """`path` is no longer edited: kill the ruff started ahead for it, if any."""
+        if self.ahead is not None:
+            self.ahead.discard(path)
+
+    def close(self) -> None:
+        """Kill the ruff started ahead, if any, and start no other."""
+        if self.ahead is not None:
+            self.ahead.close()
 
     async def check(
         self,
@@ -124,12 +143,18 @@ class RuffChecker(ToolChecker):
         else:
             argv += ["--", *paths]
         try:
-            result = await run_process(
-                argv,
-                cwd=root,
-                timeout=self._timeout,
-                stdin_data=text.encode("utf-8") if text is not None else None,
-            )
+            if text is not None and self.ahead is not None:
+                result = await self.ahead.run(
+                    argv, cwd=root, file=root / paths[0], stdin_data=text.encode("utf-8"),
+                    timeout=self._timeout,
+                )
+            else:
+                result = await run_process(
+                    argv,
+                    cwd=root,
+                    timeout=self._timeout,
+                    stdin_data=text.encode("utf-8") if text is not None else None,
+                )
         except OSError as exc:
             raise ToolNotFoundError("ruff", f"could not start: {exc}", argv) from exc
         return self._lines(result, str(root))

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
@@ -196,6 +197,7 @@ class CheckService:
         if doc is None:
             return
         doc.cancel()
+        doc.handle.forget(doc.handle.root / doc.rel)
         queue = self._mypy.get(doc.handle.root)
         if queue is not None:
             queue.discard(doc)
@@ -215,8 +217,10 @@ class CheckService:
     def shutdown(self) -> None:
         for doc in self._docs.values():
             doc.cancel()
+            doc.handle.close()  # a dropped project's handle may be no longer registered
         for queue in self._mypy.values():
             queue.cancel()
+        self._server.registry.close()
 
     # ----- pull diagnostics and code actions --------------------------------------------
     async def pull(
@@ -411,14 +415,15 @@ class CheckService:
             return
         issues = doc.mypy_issues if features.pull_ruff else [*doc.ruff_issues, *doc.mypy_issues]
         text, version = self.text(doc), self._version(doc)
-        params: dict[str, Any] = {"uri": doc.uri, "diagnostics": []}
+        diagnostics = "[]"
         if text is not None and issues:
             index = TextIndex(text, self._server.workspace.position_codec)
-            params["diagnostics"] = self._converter(doc).convert_to_wire(issues, index)
+            diagnostics = self._converter(doc).convert_to_json(issues, index)
+        params = f'{{"uri": {json.dumps(doc.uri)}, "diagnostics": {diagnostics}'
         if version is not None:
-            params["version"] = version
+            params += f', "version": {int(version)}'
         protocol = self._server.stomper_protocol
-        protocol.notify_unstructured(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, params)
+        protocol.notify_json(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, params + "}")
 
     def _clear(self, uri: str) -> None:
         if not self._server.features.pull_mypy:

@@ -21,6 +21,7 @@ from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
 from stomper_lsp.checkers.environment import ProjectEnvironment
+from stomper_lsp.checkers.ruff import RuffChecker
 from stomper_lsp.checkers.runner import CheckRunner
 from stomper_lsp.config import ConfigError, StomperConfig
 from stomper_lsp.project import Project, find_project_root
@@ -78,6 +79,25 @@ class ProjectHandle:
     def root(self) -> Path:
         return self.project.root
 
+    def _ruff_checkers(self) -> list[RuffChecker]:
+        checkers = self.ruff.checkers if self.ruff is not None else []
+        return [c for c in checkers if isinstance(c, RuffChecker)]
+
+    def start_ahead(self) -> None:
+        """Each keystroke's ruff started before it (checkers/warm_ruff.py)."""
+        for checker in self._ruff_checkers():
+            checker.start_ahead()
+
+    def forget(self, path: Path) -> None:
+        """A document closed: no ruff waits for its next keystroke."""
+        for checker in self._ruff_checkers():
+            checker.forget(path)
+
+    def close(self) -> None:
+        """Dropped (settings changed, folder removed) or shutting down: no ruff waits."""
+        for checker in self._ruff_checkers():
+            checker.close()
+
     def relative(self, path: Path) -> str | None:
         """Project-relative POSIX path, or None when `path` is not inside the folder."""
         try:
@@ -109,11 +129,16 @@ class ProjectRegistry:
         path = uri_to_path(folder.uri)
         if path is not None:
             self._folders[folder.uri] = Folder(folder.uri, path.resolve(), EditorSettings())
-            self._handles.pop(folder.uri, None)
+            self._drop(folder.uri)
 
     def remove_folder(self, uri: str) -> None:
         self._folders.pop(uri, None)
-        self._handles.pop(uri, None)
+        self._drop(uri)
+
+    def _drop(self, uri: str) -> None:
+        handle = self._handles.pop(uri, None)
+        if handle is not None:
+            handle.close()
 
     @property
     def folders(self) -> list[Folder]:
@@ -127,12 +152,17 @@ class ProjectRegistry:
         folder = self._folders.get(uri)
         if folder is not None:
             folder.settings = parse_settings(raw)
-            self._handles.pop(uri, None)
+            self._drop(uri)
 
     def reset(self) -> None:
         """Forget loaded projects (settings or a pyproject changed); they reload on demand."""
-        self._handles.clear()
+        self.close()
         self._notices.forget()
+
+    def close(self) -> None:
+        """Drop every loaded project (the server shuts down, or `reset`)."""
+        for uri in list(self._handles):
+            self._drop(uri)
 
     # ----- lookups ----------------------------------------------------------------------
     def folder_for(self, path: Path, *, opened: bool = False) -> Folder | None:
@@ -203,13 +233,15 @@ class ProjectRegistry:
                 f"warning:{root}:{warning}", f"Stomper: {warning}", types.MessageType.Warning
             )
         runner = project.check_runner(mypy_cache_dir=mypy_cache_dir(root))
-        return ProjectHandle(
+        handle = ProjectHandle(
             folder=folder,
             project=project,
             ruff=_runner_for(runner, "ruff", project.config),
             mypy=_runner_for(runner, "mypy", project.config),
             options=options,
         )
+        handle.start_ahead()
+        return handle
 
 
 def _fallback_project(

@@ -9,6 +9,9 @@ client's huge argument back (a 50 MB argument came back as a 52 MB error).
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +27,8 @@ from pygls.protocol import LanguageServerProtocol
 
 logger = logging.getLogger(__name__)
 
+_writes: set[asyncio.Future[Any]] = set()
+"""Writes of an asynchronous writer still under way (held: a bare task may be collected)."""
 MAX_ERROR_MESSAGE = 500
 """Characters of an error message sent to the client (or logged about its request)."""
 
@@ -121,11 +126,30 @@ class StomperProtocol(LanguageServerProtocol):
         """`value` as the JSON-ready data pygls would send for it."""
         return self._converter.unstructure(value)
 
-    def notify_unstructured(self, method: str, params: dict[str, Any]) -> None:
-        """A notification whose params are already JSON-ready (see `unstructure`): a
-        keystroke's publish reuses the unchanged diagnostics' data instead of converting
-        all of them again (0.5 ms of the edit latency on a file with 127 findings)."""
-        self._send_data({"jsonrpc": "2.0", "method": method, "params": params})
+    def notify_json(self, method: str, params: str) -> None:
+        """A notification whose params are JSON text already: a keystroke's publish reuses
+        the unchanged diagnostics' text instead of converting and serialising all of them
+        again (0.5 + 0.4 ms of the edit latency on a file with 127 findings)."""
+        if self.writer is None:
+            logger.error("Unable to send data, no available transport!")
+            return
+        body = f'{{"jsonrpc": "2.0", "method": {json.dumps(method)}, "params": {params}}}'
+        data = body.encode(self.CHARSET)
+        if self._include_headers:  # as pygls' _send_data frames it
+            header = (
+                f"Content-Length: {len(data)}\r\n"
+                f"Content-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n"
+            )
+            data = header.encode(self.CHARSET) + data
+        try:
+            written = self.writer.write(data)
+            if inspect.isawaitable(written):  # a websocket's writer
+                pending = asyncio.ensure_future(written)
+                _writes.add(pending)
+                pending.add_done_callback(_writes.discard)
+        except BrokenPipeError:
+            logger.exception("Error sending data. BrokenPipeError", exc_info=True)
+            raise
 
 
 def _forget_traceback(future: Any) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.processes import wait_dead
+from tests.processes import children, wait_dead
 from tests.server.helpers import SERVER_COMMAND, write_project
 
 FAKE_AGENT = Path(__file__).resolve().parents[1] / "fake_agents" / "fake_agent.py"
@@ -259,6 +259,41 @@ def _exit_with_work_in_flight(raw: RawServer, tmp_path: Path, pid_dir: Path) -> 
     assert time.monotonic() - started < 1.5
     assert code == 1
     assert wait_dead(agent) and wait_dead(child)
+
+
+def _waiting_ruff(raw: RawServer, *, other_than: int = 0) -> int:
+    """The ruff started ahead of the next keystroke (checkers/warm_ruff.py)."""
+    deadline = time.monotonic() + 15
+    while True:
+        found = [pid for pid in children(raw.proc.pid, "ruff") if pid != other_than]
+        if len(found) == 1:
+            return found[0]
+        assert len(found) < 2, f"more than one ruff waits: {found}"
+        assert time.monotonic() < deadline, "no ruff was started ahead of the next keystroke"
+        time.sleep(0.02)
+
+
+def test_a_ruff_started_ahead_dies_with_its_settings_its_document_and_the_server(
+    raw: RawServer, tmp_path: Path
+) -> None:
+    root = write_project(tmp_path / "proj", {"app.py": "import os\n"}, commit=False)
+    raw.initialize(root)
+    doc = {"uri": (root / "app.py").as_uri(), "languageId": "python", "version": 1,
+           "text": "import os\n"}
+    raw.send(notification("textDocument/didOpen", {"textDocument": doc}))
+    first = _waiting_ruff(raw)
+    raw.send(notification("workspace/didChangeConfiguration",
+                          {"settings": {"stomper": {"tools": ["ruff"], "select": ["F"]}}}))
+    assert wait_dead(first, 5), "a ruff started with the old settings outlived them"
+    second = _waiting_ruff(raw, other_than=first)  # the re-check starts the next one
+    raw.send(notification("textDocument/didClose", {"textDocument": {"uri": doc["uri"]}}))
+    assert wait_dead(second, 5), "a ruff started for a closed document outlived it"
+    raw.send(notification("textDocument/didOpen", {"textDocument": doc}))
+    third = _waiting_ruff(raw, other_than=second)
+    started = time.monotonic()
+    assert shutdown_and_exit(raw) == 0
+    assert time.monotonic() - started < 1.5
+    assert wait_dead(third, 1), "a ruff started ahead outlived the server"
 
 
 def _logged(raw: RawServer) -> list[str]:
