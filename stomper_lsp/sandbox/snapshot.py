@@ -157,8 +157,14 @@ async def _stage_working_tree(repo_root: Path, env: Mapping[str, str]) -> None:
 
 
 def _cut_short(result: ProcessResult) -> bool:
-    """git maps files to read them: one truncated under it by a save kills it (SIGBUS)."""
-    return result.returncode == -signal.SIGBUS and not result.timed_out
+    """A file changed while git read it: git maps files, so one truncated under it by a save
+    kills it (SIGBUS); one rewritten while git hashed it twice fails `git add` with
+    "unstable object source data"."""
+    if result.timed_out:
+        return False
+    return result.returncode == -signal.SIGBUS or (
+        result.returncode != 0 and b"unstable object source data" in result.stderr
+    )
 
 
 def _drop_stale_lock(env: Mapping[str, str]) -> None:
