@@ -244,10 +244,14 @@ def _grant_owner_access(root: Path) -> None:
                 allow(child)
 
 
+TEMPORARY_PREFIX = ".stomper-"
+"""`replace_file`'s temporary files, beside their target until the rename."""
+
+
 def replace_file(path: Path, data: bytes) -> None:
     """Replace `path` in one rename, so concurrent readers and writers never see half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".stomper-")
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

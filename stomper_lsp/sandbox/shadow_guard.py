@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from stomper_lsp.sandbox.layout import remove_tree, replace_file
+from stomper_lsp.sandbox.layout import TEMPORARY_PREFIX, remove_tree, replace_file
 
 # Relative to the shadow: every file git reads settings, attributes, ignore rules, sparse
 # patterns or borrowed objects from, in a bare repository and its worktrees' common dir.
@@ -96,11 +97,24 @@ def _drop_extras(shadow: Path, folder: str, expected: Mapping[str, bytes | None]
     dropped: list[str] = []
     for entry in entries:
         name = f"{folder}/{entry.name}"
-        if expected.get(name) is not None:
+        if expected.get(name) is not None or _in_flight(entry):
             continue
         remove_tree(Path(entry.path))
         dropped.append(name)
     return dropped
+
+
+def _in_flight(entry: os.DirEntry[str]) -> bool:
+    """Another task's `replace_file` between its write and its rename (git reads no such
+    name, so sparing it for a minute opens nothing; an older one is a crash's leftover)."""
+    if not entry.name.startswith(TEMPORARY_PREFIX):
+        return False
+    try:
+        return entry.is_file(follow_symlinks=False) and (
+            time.time() - entry.stat(follow_symlinks=False).st_mtime < 60
+        )
+    except FileNotFoundError:
+        return False
 
 
 def shadow_of(git_dir: Path) -> Path | None:

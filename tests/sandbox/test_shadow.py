@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from stomper_lsp.sandbox import shadow_guard
 from stomper_lsp.sandbox.errors import SandboxError
 from stomper_lsp.sandbox.pool import WorktreePool
 from stomper_lsp.sandbox.shadow import render_settings
@@ -184,6 +186,28 @@ async def test_concurrent_snapshots_in_one_process_share_one_new_shadow(
     assert sorted(p.name for p in shadow.parent.iterdir()) == ["shadow.git"]
     texts = [await read_snapshot_files(s, ["a.py"]) for s in snapshots]
     assert texts == [{"a.py": f"a = {k}\n"} for k in range(4)]
+
+
+async def test_the_guard_spares_another_tasks_write_in_flight_only(
+    new_repo: RepoFactory,
+) -> None:
+    """Concurrent snapshots: one task's restore deleted another's temporary file between its
+    write and its rename (that rename then failed)."""
+    repo = new_repo({"a.py": "a = 1\n"})
+    shadow = (await create_snapshot(repo.root)).shadow_dir
+    info = shadow / "info"
+    (info / ".stomper-inflight").write_bytes(b"*.py\n")
+    stale = info / ".stomper-stale"
+    stale.write_bytes(b"*.py\n")
+    old = time.time() - 120
+    os.utime(stale, (old, old))
+    (info / "attributes").write_bytes(b"*.py filter=evil\n")
+
+    repaired = shadow_guard.restore(shadow)
+
+    assert (info / ".stomper-inflight").exists()
+    assert not stale.exists() and not (info / "attributes").exists()
+    assert {"info/.stomper-stale", "info/attributes"} <= set(repaired)
 
 
 async def test_a_repository_borrowing_objects_shares_them_with_the_shadow(
