@@ -231,15 +231,19 @@ async def _dispatch(args: argparse.Namespace) -> int:
         if args.dry_run and args.commit:
             raise ConfigError("--dry-run and --commit exclude each other.")
         from stomper_lsp.cli.fix import run_fix_command  # loads LangGraph only when fixing
+        from stomper_lsp.workflow.executors.choice import disconnect_cluster
 
         report_out = sys.stdout
         # Libraries' own prints go to stderr, not into the report or `--json`: Ray prints
         # cluster notices ("node ... marked dead") on stdout from a thread of its own.
         with contextlib.redirect_stdout(sys.stderr):
-            return await run_fix_command(
-                project, paths, as_json=args.json, dry_run=args.dry_run, commit=args.commit,
-                resume=args.resume, out=report_out,
-            )
+            try:
+                return await run_fix_command(
+                    project, paths, as_json=args.json, dry_run=args.dry_run,
+                    commit=args.commit, resume=args.resume, out=report_out,
+                )
+            finally:
+                disconnect_cluster()
     return await run_check(project, paths, as_json=args.json, out=sys.stdout)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -31,3 +32,11 @@ async def open_executor(context: RunContext) -> AsyncIterator[Executor]:
         yield executor
     finally:
         await executor.close()
+
+
+def disconnect_cluster() -> None:
+    """End this process's Ray connection, if a run made one (a CLI run, once it is over:
+    Ray's notice thread would otherwise go on printing cluster news into its output)."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
