@@ -19,28 +19,39 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import ray
 import ray.exceptions
 
 from stomper_lsp.workflow.executors.ray_tasks import (
+    EVENT_POLL_AFTER_S,
     Event,
+    EventLog,
     FileTask,
     TaskResult,
-    stream_fix_on_worker,
+    fix_on_worker,
 )
 
 SLOT_RESOURCE = "stomper_slot"
 
 
-class SlotWorker:
-    """The actor: a file's body, streamed (its events while it runs, then its result)."""
+_POLL_TIMEOUT_S = 30.0
+"""How long one ask for events may wait on the worker (it returns early on news)."""
 
-    @ray.method(num_returns="streaming")
-    def fix(self, plan: Any, task: FileTask) -> Iterator[list[Event] | TaskResult]:
-        yield from stream_fix_on_worker(plan, task)
+
+class SlotWorker:
+    """The actor: one file at a time, and its events asked for beside it (two threads)."""
+
+    def __init__(self) -> None:
+        self._log = EventLog()
+
+    def fix(self, plan: Any, task: FileTask, key: str) -> TaskResult:
+        return fix_on_worker(plan, task, key, self._log)
+
+    def events(self, key: str, seen: int) -> tuple[list[Event], bool]:
+        return self._log.after(key, seen, _POLL_TIMEOUT_S)
 
     def ready(self) -> bool:
         return True
@@ -48,7 +59,7 @@ class SlotWorker:
 
 _SlotActor: Any = ray.remote(SlotWorker).options(
     num_cpus=0, resources={SLOT_RESOURCE: 1}, max_restarts=0, max_task_retries=0,
-    scheduling_strategy="SPREAD",
+    scheduling_strategy="SPREAD", max_concurrency=2,
 )
 
 
@@ -61,6 +72,7 @@ class SlotWorkers:
         self._idle: collections.deque[Any] = collections.deque()
         self._waiters: collections.deque[asyncio.Future[Any]] = collections.deque()
         self._placing: set[asyncio.Task[None]] = set()
+        self._calls = 0
 
     def start(self) -> None:
         for _ in range(self._count):
@@ -107,16 +119,11 @@ class SlotWorkers:
         """One execution of `task`, its events handed on as they come; Ray's errors
         propagate (a dead actor is replaced)."""
         actor = await self._acquire()
+        self._calls += 1
+        key = str(self._calls)
         try:
-            result: TaskResult | None = None
-            async for ref in actor.fix.remote(plan, task):
-                item = await ref
-                if isinstance(item, TaskResult):
-                    result = item
-                else:
-                    on_events(item)
-            if result is None:
-                raise RuntimeError("the slot worker's stream ended without a result")
+            result = await _with_live_events(actor, actor.fix.remote(plan, task, key), key,
+                                             on_events)
         except asyncio.CancelledError:
             self._kill(actor)
             raise
@@ -143,3 +150,35 @@ class SlotWorkers:
         self._idle.clear()
         for waiter in self._waiters:
             waiter.cancel()
+
+
+async def _with_live_events(
+    actor: Any, call: Any, key: str, on_events: Callable[[list[Event]], None]
+) -> TaskResult:
+    """The call's result; its events are asked for only if it runs past the first pause."""
+    running: asyncio.Future[TaskResult] = asyncio.ensure_future(call)
+    seen = 0
+    try:
+        await asyncio.wait([running], timeout=EVENT_POLL_AFTER_S)
+        while not running.done():
+            asked: asyncio.Future[Any] = asyncio.ensure_future(actor.events.remote(key, seen))
+            try:
+                await asyncio.wait({running, asked}, return_when=asyncio.FIRST_COMPLETED)
+                if not asked.done():
+                    continue
+                if asked.cancelled() or asked.exception() is not None:
+                    await asyncio.wait([running])  # the worker is going: its call says how
+                    break
+                batch, _ = asked.result()
+                seen += len(batch)
+                on_events(batch)
+            finally:
+                if not asked.done():
+                    asked.cancel()
+        result = running.result()
+    finally:
+        if not running.done():
+            running.cancel()
+    on_events(result.events[seen:])
+    result.events = []
+    return result

@@ -18,12 +18,11 @@ import concurrent.futures
 import contextlib
 import logging
 import os
-import queue
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,8 +47,8 @@ _T = TypeVar("_T")
 Event = tuple[str, str, int]
 """What the body emits: (kind, message, attempt)."""
 _IDLE_CLOSE_S = 120.0
-EVENT_BATCH_S = 0.5
-"""A running body's events go out at most this often (a fast file sends one message)."""
+EVENT_POLL_AFTER_S = 0.5
+"""A file still running after this long has its events asked for while it runs."""
 _LOG_TAIL = 1_000_000
 _log = logging.getLogger(__name__)
 
@@ -121,38 +120,58 @@ def node_name() -> str:
     return f"{socket.gethostname()}/{node_id[:8]}"
 
 
-def stream_fix_on_worker(plan: RunPlan, task: FileTask) -> Iterator[list[Event] | TaskResult]:
-    """The body as a stream: batches of its events while it runs, then its result (as Ray
-    streams a generator's items), so the coordinator shows each attempt as it happens."""
+class EventLog:
+    """The running file's events, for the coordinator to long-poll while the body runs.
+
+    A file is one plain call (cheapest for Ray); only a file still running after
+    `EVENT_POLL_AFTER_S` is asked for its events, and each ask returns as soon as there
+    are new ones, so a long file costs a message per batch of events, a fast one none.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._key = ""
+        self._events: list[Event] = []
+        self._done = False
+
+    def begin(self, key: str) -> None:
+        with self._changed:
+            self._key, self._events, self._done = key, [], False
+            self._changed.notify_all()
+
+    def add(self, event: Event) -> None:
+        with self._changed:
+            self._events.append(event)
+            self._changed.notify_all()
+
+    def end(self) -> list[Event]:
+        with self._changed:
+            self._done = True
+            self._changed.notify_all()
+            return list(self._events)
+
+    def after(self, key: str, seen: int, timeout: float) -> tuple[list[Event], bool]:
+        """Events of file `key` past the first `seen`, once there are any (or it ended, or
+        `timeout` passed); and whether it has ended."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._key != key or self._done or len(self._events) > seen, timeout
+            )
+            if self._key != key:
+                return [], True
+            return self._events[seen:], self._done
+
+
+def fix_on_worker(plan: RunPlan, task: FileTask, key: str, log: EventLog) -> TaskResult:
+    """The body; its events go to `log` as they happen and, all of them, into the result."""
     restore_child_reaping()
-    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-    done = _WORKER.submit(_fix(plan, task, events.put))
-    while not _finished(done, EVENT_BATCH_S):
-        batch = _drain(events)
-        if batch:
-            yield batch
-    if done.exception() is not None:
-        batch = _drain(events)
-        if batch:
-            yield batch  # the events that led to the failure, then the failure
-        done.result()
-    result = done.result()
-    result.events = _drain(events)
-    yield result
-
-
-def _finished(future: concurrent.futures.Future[Any], timeout: float) -> bool:
-    done, _ = concurrent.futures.wait([future], timeout=timeout)
-    return bool(done)
-
-
-def _drain(events: queue.SimpleQueue[Event]) -> list[Event]:
-    batch = []
-    while True:
-        try:
-            batch.append(events.get_nowait())
-        except queue.Empty:
-            return batch
+    log.begin(key)
+    try:
+        result = _WORKER.submit(_fix(plan, task, log.add)).result()
+    finally:
+        events = log.end()
+    result.events = events
+    return result
 
 
 async def _fix(plan: RunPlan, task: FileTask, on_event: Callable[[Event], None]) -> TaskResult:
