@@ -78,6 +78,23 @@ class _BoundedBuffer:
         return bytes(self._head + self._tail)
 
 
+def _result(
+    argv: Sequence[str], returncode: int | None, out: _BoundedBuffer, err: _BoundedBuffer,
+    *, timed_out: bool, started: float, stopped: bool = False,
+) -> ProcessResult:
+    """What a finished process left, however it was run (-1: no exit status was seen)."""
+    return ProcessResult(
+        argv=tuple(argv),
+        returncode=returncode if returncode is not None else -1,
+        stdout=out.value(),
+        stderr=err.value(),
+        timed_out=timed_out,
+        duration_s=time.monotonic() - started,
+        truncated=out.truncated or err.truncated,
+        stopped=stopped,
+    )
+
+
 async def _drain(
     stream: asyncio.StreamReader | None,
     sink: _BoundedBuffer,
@@ -227,16 +244,8 @@ async def _supervise(
         await asyncio.wait(pending, timeout=_PIPE_GRACE_S)
         for reader in pending:
             reader.cancel()
-    return ProcessResult(
-        argv=tuple(argv),
-        returncode=proc.returncode if proc.returncode is not None else -1,
-        stdout=out.value(),
-        stderr=err.value(),
-        timed_out=timed_out,
-        duration_s=time.monotonic() - started,
-        truncated=out.truncated or err.truncated,
-        stopped=stopped,
-    )
+    return _result(argv, proc.returncode, out, err, timed_out=timed_out, started=started,
+                   stopped=stopped)
 
 
 class Dialogue:
@@ -445,15 +454,8 @@ class Started:
             if waiting_to_write:
                 wait_to_write(False)
             self._end(loop, pidfd, sinks)
-        return ProcessResult(
-            argv=self.argv,
-            returncode=proc.returncode if proc.returncode is not None else -1,
-            stdout=out.value(),
-            stderr=err.value(),
-            timed_out=timed_out,
-            duration_s=time.monotonic() - started,
-            truncated=out.truncated or err.truncated,
-        )
+        return _result(self.argv, proc.returncode, out, err, timed_out=timed_out,
+                       started=started)
 
     def _end(
         self, loop: asyncio.AbstractEventLoop, pidfd: int, sinks: Mapping[int, object]
