@@ -38,9 +38,8 @@ from stomper_lsp.checkers.runner import CheckRunner
 from stomper_lsp.confinement import Confinement
 from stomper_lsp.confinement.attempts import AttemptGuard, Escapes
 from stomper_lsp.process import run_process
-from stomper_lsp.sandbox.git import run_git_dir
 from stomper_lsp.sandbox.pool import Sandbox, SandboxChanges
-from stomper_lsp.sandbox.snapshot import decode_text, to_repo_path
+from stomper_lsp.sandbox.snapshot import read_snapshot_files
 from stomper_lsp.symlinks import link_refusal
 from stomper_lsp.workflow.capture import Capture, UncapturableFileError, capture
 from stomper_lsp.workflow.report import AttemptReport
@@ -342,7 +341,8 @@ class _Body:
             return _Judged(_late_change(missing), "rejected")
         blank = [p for p in files.judged if p in changes.modified and is_blank(captured.text(p))]
         if blank:
-            emptied = refuse_emptied(await self._snapshot_texts(blank), self.request.baseline)
+            before = await read_snapshot_files(self.sandbox.snapshot, blank)
+            emptied = refuse_emptied(before, self.request.baseline)
             if emptied is not None:
                 return _Judged(dataclasses.replace(emptied, left_out=left_out), "rejected")
         verdict, kind = await self._check(files, captured, changes)
@@ -374,16 +374,6 @@ class _Body:
                 verdict, reason=f"{verdict.reason}; left out (not delivered): {_listed(left_out)}"
             )
         return _Judged(verdict, "accepted", captured, delivered, tested=tested)
-
-    async def _snapshot_texts(self, paths: Sequence[str]) -> dict[str, str | None]:
-        """Files as the snapshot has them (rarely needed: only for files left blank)."""
-        snapshot = self.sandbox.snapshot
-        texts: dict[str, str | None] = {}
-        for path in paths:
-            blob = f"{snapshot.commit}:{to_repo_path(snapshot.project_prefix, path)}"
-            shown = await run_git_dir(snapshot.shadow_dir, ["cat-file", "blob", blob], check=False)
-            texts[path] = decode_text(shown.stdout) if shown.returncode == 0 else None
-        return texts
 
     async def _known_failure(
         self, captured: Capture, delivered: Sequence[str]
