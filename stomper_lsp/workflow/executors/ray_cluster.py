@@ -218,7 +218,6 @@ class RayExecutor:
                 plan = await self._with_full_bundle()
                 continue
             break
-        on_events(result.events)  # none left when the slot worker handed them on live
         if result.log_text is not None:
             await asyncio.to_thread(_write_log, request.log_path, result.log_text)
         assert result.found is not None

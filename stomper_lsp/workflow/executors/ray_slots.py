@@ -50,7 +50,7 @@ class SlotWorker:
     def fix(self, plan: Any, task: FileTask, key: str) -> TaskResult:
         return fix_on_worker(plan, task, key, self._log)
 
-    def events(self, key: str, seen: int) -> tuple[list[Event], bool]:
+    def events(self, key: str, seen: int) -> list[Event]:
         return self._log.after(key, seen, _POLL_TIMEOUT_S)
 
     def ready(self) -> bool:
@@ -116,8 +116,8 @@ class SlotWorkers:
     async def call(
         self, plan: Any, task: FileTask, on_events: Callable[[list[Event]], None]
     ) -> TaskResult:
-        """One execution of `task`, its events handed on as they come; Ray's errors
-        propagate (a dead actor is replaced)."""
+        """One execution of `task`, every event of it handed to `on_events` (as they come, for
+        a long file); Ray's errors propagate (a dead actor is replaced)."""
         actor = await self._acquire()
         self._calls += 1
         key = str(self._calls)
@@ -169,7 +169,7 @@ async def _with_live_events(
                 if asked.cancelled() or asked.exception() is not None:
                     await asyncio.wait([running])  # the worker is going: its call says how
                     break
-                batch, _ = asked.result()
+                batch = asked.result()
                 seen += len(batch)
                 on_events(batch)
             finally:
@@ -180,5 +180,4 @@ async def _with_live_events(
         if not running.done():
             running.cancel()
     on_events(result.events[seen:])
-    result.events = []
     return result

@@ -108,7 +108,7 @@ class TaskResult:
     node: str = ""
     started_at: float = 0.0
     finished_at: float = 0.0
-    events: list[tuple[str, str, int]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     log_text: str | None = None
 
 
@@ -150,16 +150,14 @@ class EventLog:
             self._changed.notify_all()
             return list(self._events)
 
-    def after(self, key: str, seen: int, timeout: float) -> tuple[list[Event], bool]:
+    def after(self, key: str, seen: int, timeout: float) -> list[Event]:
         """Events of file `key` past the first `seen`, once there are any (or it ended, or
-        `timeout` passed); and whether it has ended."""
+        `timeout` passed)."""
         with self._changed:
             self._changed.wait_for(
                 lambda: self._key != key or self._done or len(self._events) > seen, timeout
             )
-            if self._key != key:
-                return [], True
-            return self._events[seen:], self._done
+            return self._events[seen:] if self._key == key else []
 
 
 def fix_on_worker(plan: RunPlan, task: FileTask, key: str, log: EventLog) -> TaskResult:
