@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,32 +90,38 @@ def _project(root: Path, **overrides: Any) -> Project:
     return Project.load(root, overrides=settings, trusted=True)
 
 
-_MAIN_THREAD_CPU: list[float] = []
+@dataclass(frozen=True)
+class _Timed:
+    report: FixReport
+    wall: float
+    cpu: float
+    """The coordinator's CPU seconds: this process's threads plus its children."""
+    loop_cpu: float
+    """The event loop's own thread: the part that cannot spread over cores."""
 
 
-async def _timed(project: Project) -> tuple[FixReport, float, float]:
-    """(report, wall s, coordinator CPU s: this process's threads + its children).
-    The event loop's own thread, the one that cannot spread over cores, is noted too."""
+async def _timed(project: Project) -> _Timed:
     cpu = time.process_time()
     loop_thread = time.thread_time()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     report = await run_fix(project)
     wall = time.perf_counter() - started
-    _MAIN_THREAD_CPU.append(time.thread_time() - loop_thread)
+    loop_cpu = time.thread_time() - loop_thread
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     child_cpu = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
-    return report, wall, time.process_time() - cpu + child_cpu
+    return _Timed(report, wall, time.process_time() - cpu + child_cpu, loop_cpu)
 
 
-def _line(label: str, report: FixReport, wall: float, cpu: float, files: int) -> str:
+def _line(label: str, timed: _Timed, files: int) -> str:
+    report, wall, cpu = timed.report, timed.wall, timed.cpu
     fixed = sum(1 for o in report.files if o.status is FileStatus.FIXED)
     timings = ", ".join(f"{k} {v:.2f}" for k, v in report.timings.items())
     outside = [o.duration_s - o.body_s for o in report.files if o.body_s is not None]
     body = [o.body_s for o in report.files if o.body_s is not None]
     return (f"{label:<22} wall {wall:6.2f} s {files / wall:6.1f} files/s  coordinator CPU "
             f"{cpu / files * 1000:5.1f} ms/file (event loop thread "
-            f"{_MAIN_THREAD_CPU[-1] / files * 1000:4.1f})  "
+            f"{timed.loop_cpu / files * 1000:4.1f})  "
             f"body {statistics.median(body) * 1000:5.1f} ms"
             f"  outside the body {statistics.median(outside) * 1000:5.1f} ms (median)  "
             f"fixed {fixed}/{files}  [{timings}]")
@@ -139,20 +146,18 @@ async def local(work: Path, files: int) -> None:
     """Just the local row of `overhead`: no Ray cluster is started."""
     root = _repo(work, "local", files)
     print(f"\n== local: {files} files, sed agent, k=4")
-    report, wall, cpu = await _timed(_project(root, max_parallel_files=4))
-    print(_line("local", report, wall, cpu, files))
+    print(_line("local", await _timed(_project(root, max_parallel_files=4)), files))
 
 
 async def overhead(work: Path, files: int, cluster: Any) -> None:
     root = _repo(work, "overhead", files)
     print(f"\n== overhead: {files} files, sed agent, k=4 (2 nodes x {SLOTS} slots for Ray)")
-    report, wall, cpu = await _timed(_project(root, max_parallel_files=4))
-    print(_line("local", report, wall, cpu, files))
+    print(_line("local", await _timed(_project(root, max_parallel_files=4)), files))
     for label in ("ray (cold: first run)", "ray (warm)"):
-        report, wall, cpu = await _timed(
+        timed = await _timed(
             _project(root, max_parallel_files=4, executor="ray", ray_address=cluster.address)
         )
-        print(_line(label, report, wall, cpu, files))
+        print(_line(label, timed, files))
     print("per-file overhead through Ray = its 'outside the body' minus the local one "
           "(dispatch, argument and result transfer)")
 
@@ -160,10 +165,11 @@ async def overhead(work: Path, files: int, cluster: Any) -> None:
 async def throughput(work: Path, files: int, cluster: Any) -> None:
     root = _repo(work, "throughput", files)
     print(f"\n== throughput: {files} files on the 2-node cluster, sed agent, k={2 * SLOTS}")
-    report, wall, cpu = await _timed(
+    timed = await _timed(
         _project(root, max_parallel_files=2 * SLOTS, executor="ray", ray_address=cluster.address)
     )
-    print(_line("ray", report, wall, cpu, files))
+    print(_line("ray", timed, files))
+    report = timed.report
     per_node = report.peak_concurrent_per_node
     nodes: dict[str, int] = {}
     for outcome in report.files:
