@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.editors.projects import two_file_project
 from tests.editors.server_facts import EDITORS
 from tests.workflow.repos import BROKEN, RUFF_ONLY, git
 
@@ -163,15 +164,7 @@ def test_fix_all_shows_progress_asks_nothing_and_undoes_across_buffers(
     second buffer holds a later edit, naming it; once that is gone, both buffers are
     back to the original text and unmodified. `stomper-cancel` with nothing running says
     so once. `stomper-show-log` opens the run's log."""
-    project = tmp_path / "project"
-    (project / "pkg").mkdir(parents=True)
-    (project / "pyproject.toml").write_text(RUFF_ONLY)
-    first, second = project / "mod.py", project / "pkg" / "other.py"
-    first.write_text(BROKEN)
-    second.write_text("import sys\n" + BROKEN)
-    git(project, "init", "-q")
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "init")
+    first, second = two_file_project(tmp_path)
     files = [str(first), str(second)]
 
     result = run_emacs(

@@ -20,6 +20,7 @@ import pytest
 
 from tests.editors.nvim_support import MIN_VERSION, neovim_version, neovims
 from tests.editors.nvim_ui import run_with_screen
+from tests.editors.projects import two_file_project
 from tests.workflow.repos import BROKEN, RUFF_ONLY, git
 
 pytestmark = pytest.mark.slow
@@ -171,20 +172,6 @@ def test_fix_edits_the_buffer_through_apply_edit(
     assert target.read_text() == BROKEN
     assert git(project, "rev-parse", "HEAD") == head
     assert git(project, "status", "--porcelain") == ""
-
-
-def two_file_project(tmp_path: Path) -> tuple[Path, Path]:
-    """A git project with two files of ruff issues the built-in agent can fix."""
-    project = tmp_path / "project"
-    (project / "pkg").mkdir(parents=True)
-    (project / "pyproject.toml").write_text(RUFF_ONLY)
-    first, second = project / "mod.py", project / "pkg" / "other.py"
-    first.write_text(BROKEN)
-    second.write_text("import sys\n" + BROKEN)
-    git(project, "init", "-q")
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "init")
-    return first, second
 
 
 FIX_SETTINGS = {"tools": ["ruff"], "agent": "ruff", "maxParallelFiles": 2}
