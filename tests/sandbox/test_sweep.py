@@ -6,8 +6,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+import pytest
 
 from stomper_lsp.sandbox.layout import (
     OwnerRecord,
@@ -26,6 +29,17 @@ from tests.sandbox.conftest import (
     shadow_worktrees,
     stomper_refs,
 )
+
+
+@pytest.fixture(autouse=True)
+def private_temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep also removes dead runs' `$TMPDIR/stomper-run-*` folders, whatever their
+    repository: with the shared temp folder, what earlier tests' killed runs left (a
+    SIGKILLed Ray worker's scratch) would show up in these tests' exact lists."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+
 
 # A run that is killed while it holds two sandboxes with edits in them.
 _CRASHING_RUN = """
