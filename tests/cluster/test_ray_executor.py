@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,6 +90,10 @@ def _ray_worker_of(pid: int) -> int:
     raise AssertionError(f"no Ray worker above pid {pid}")
 
 
+def _scratch_folders() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("stomper-run-*"))
+
+
 async def _wait_for(predicate: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -103,6 +108,7 @@ async def test_files_spread_over_nodes_within_slots_and_the_global_bound(
     files = [f"m{i}.py" for i in range(8)]
     root = make_repo(dict.fromkeys(files, BROKEN))
     before = user_state(root)
+    scratch_before = _scratch_folders()
     agent = fake("--announce", str(agent_out / "a"), "--sleep", "0.8", *FIX_BOTH)
     bounded = await run_fix(load(root, max_parallel_files=3, agent_command=agent, **_ray()))
     assert bounded.executor == "ray"
@@ -120,6 +126,8 @@ async def test_files_spread_over_nodes_within_slots_and_the_global_bound(
     assert sorted(wide.peak_concurrent_per_node.values()) == [SLOTS_PER_NODE, SLOTS_PER_NODE]
     assert all(o.status is FileStatus.FIXED for o in wide.files)
     assert user_state(root) == before
+    # The workers tidied up before the runs ended (killed actors would leave them behind).
+    assert _scratch_folders() == scratch_before
 
 
 async def test_a_files_attempts_are_shown_while_its_agent_runs(

@@ -5,7 +5,8 @@ the same kind is queued, which is every time here (LangGraph submits a file only
 finishes): about 20 ms of dispatch and 0.8 ms of the coordinator's CPU per file, measured.
 An actor holds its `stomper_slot` and its process for the whole run, so a file is one
 direct call to an idle actor. The actors are spread over the nodes, handed out one file
-at a time, and killed when the run ends.
+at a time, and when the run ends asked to close their worktrees and scratch folders, then
+killed.
 
 - An actor that died (its process killed, its node lost) is replaced; the replacement
   takes files only once Ray has placed it, so a file never waits on an actor whose node
@@ -31,6 +32,7 @@ from stomper_lsp.workflow.executors.ray_tasks import (
     EventLog,
     FileTask,
     TaskResult,
+    close_worker_runs,
     fix_on_worker,
 )
 
@@ -39,6 +41,8 @@ SLOT_RESOURCE = "stomper_slot"
 
 _POLL_TIMEOUT_S = 30.0
 """How long one ask for events may wait on the worker (it returns early on news)."""
+_CLOSE_TIMEOUT_S = 10.0
+"""How long the run's end waits for idle actors to tidy up before killing them."""
 
 
 class SlotWorker:
@@ -55,6 +59,9 @@ class SlotWorker:
 
     def ready(self) -> bool:
         return True
+
+    def close(self) -> None:
+        close_worker_runs(_CLOSE_TIMEOUT_S)
 
 
 _SlotActor: Any = ray.remote(SlotWorker).options(
@@ -143,8 +150,17 @@ class SlotWorkers:
             ray.kill(actor)
 
     async def close(self) -> None:
+        """Idle actors tidy up first (busy ones are running a cancelled file: killed)."""
         for placing in list(self._placing):
             placing.cancel()
+        closing = [asyncio.ensure_future(actor.close.remote()) for actor in self._idle]
+        if closing:
+            await asyncio.wait(closing, timeout=_CLOSE_TIMEOUT_S)
+            for call in closing:
+                if not call.done():
+                    call.cancel()
+                elif not call.cancelled():
+                    call.exception()  # a worker that died meanwhile: nothing to tidy
         for actor in list(self._actors):
             self._kill(actor)
         self._idle.clear()

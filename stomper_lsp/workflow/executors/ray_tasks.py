@@ -8,7 +8,9 @@ too: the `VerifiedFix`, the events the body emitted and its log.
 
 A slot worker (ray_slots.py) runs one file at a time and is kept for the next, so it keeps
 the run's services and its warm worktree on an event loop of its own between files; a run
-idle for `_IDLE_CLOSE_S`, or a file of another run, closes them.
+idle for `_IDLE_CLOSE_S`, a file of another run, or the run's end (`close_worker_runs`)
+closes them. Each run's scratch folder carries an owner file, so a worker that was killed
+instead leaves nothing the next run on its node does not sweep.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from stomper_lsp.checkers.runner import CheckRunner
 from stomper_lsp.config import StomperConfig
 from stomper_lsp.confinement import Mechanism, confinement_for_run
 from stomper_lsp.confinement.attempts import AttemptGuard
+from stomper_lsp.confinement.orphans import mark_run_dir, sweep_run_dirs
 from stomper_lsp.project import Project
 from stomper_lsp.sandbox.layout import remove_tree
 from stomper_lsp.sandbox.node_repository import NodeRepository
@@ -227,8 +230,21 @@ class _Loop:
         while self.runs:
             await self.runs.popitem()[1].close()
 
+    def close_now(self, timeout: float) -> None:
+        """Close every run's services from another thread, waiting up to `timeout`."""
+        with self._lock:
+            started = self._loop is not None
+        if started:
+            self.submit(self.close_all()).result(timeout)
+
 
 _WORKER = _Loop()
+
+
+def close_worker_runs(timeout: float) -> None:
+    """Remove this worker's warm worktrees and scratch folders before Ray kills it (a
+    killed worker would leave them for the next run's sweep on the node)."""
+    _WORKER.close_now(timeout)
 
 
 @dataclass
@@ -256,10 +272,12 @@ class _NodeRun:
             data: bytes = await asyncio.to_thread(_fetch_object, chosen[0])
             await repository.fetch_bundle(data, bundles.ref, plan.commit)
         healed = await repository.heal()
+        healed.extend(str(path) for path in await asyncio.to_thread(sweep_run_dirs))
         if healed:
             _log.warning("healed what killed workers left on this node: %s", healed)
         config = StomperConfig.model_validate(plan.config)
         scratch = Path(tempfile.mkdtemp(prefix=f"stomper-run-{plan.run_id}-"))
+        await asyncio.to_thread(mark_run_dir, scratch, repository.repo_dir)
         environment = ProjectEnvironment(scratch, python=config.python, trusted=plan.trusted)
         project = Project(scratch, config, environment)
         confinement = await confinement_for_run(
