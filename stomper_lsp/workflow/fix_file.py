@@ -57,7 +57,7 @@ class _FilePipeline:
 
     def emit(self, kind: ProgressKind, message: str = "", attempt: int | None = None) -> None:
         event = self.ctx.progress.event(kind, self.path, message, attempt)
-        self.writer({"progress": event.model_dump(mode="json")})
+        self.writer({"progress": event})
 
     def outcome(self, status: FileStatus, verdict: Verdict | None, attempts: int,
                 message: str, changed: list[str] | None = None, *,

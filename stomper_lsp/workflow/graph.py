@@ -65,7 +65,7 @@ async def collect(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str,
     ctx.breaker = CircuitBreaker.for_run(config.max_parallel_files, len(jobs))
     for job in jobs:
         event = ctx.progress.event("queued", job["path"])
-        runtime.stream_writer({"progress": event.model_dump(mode="json")})
+        runtime.stream_writer({"progress": event})
     return {
         "jobs": jobs,
         "files_checked": len(files),
