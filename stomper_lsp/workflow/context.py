@@ -22,6 +22,7 @@ from stomper_lsp.workflow.outcome_store import OutcomeStore, StoredFile
 from stomper_lsp.workflow.progress import ProgressTracker
 from stomper_lsp.workflow.run_result import RunResult
 from stomper_lsp.workflow.test_queue_state import SuiteQueue
+from stomper_lsp.workflow.write_behind import WriteBehind
 
 
 @dataclass
@@ -48,6 +49,8 @@ class RunContext:
     """Confines agents and the test command (None: unconfined, for library use)."""
     outcome_store: OutcomeStore | None = None
     """Where each finished file's outcome is written the moment it finishes (None: nowhere)."""
+    writes: WriteBehind = field(default_factory=WriteBehind)
+    """The run's writer thread: stored outcomes, logs sent back by Ray workers."""
     run_key: str = ""
     resumable: dict[str, StoredFile] = field(default_factory=dict)
     """Outcomes an interrupted earlier run already stored (`--resume`): not re-run."""

@@ -138,6 +138,8 @@ async def run_fix(
             timings["fix"] = time.monotonic() - fan_out_started - timings["collect"]
             cleanup_started = time.monotonic()
     finally:
+        if context is not None:
+            await context.writes.close()  # outcomes stored, logs written
         if context is not None and context.snapshot_reader is not None:
             await context.snapshot_reader.close()
         await asyncio.to_thread(shutil.rmtree, run_dir, True)

@@ -46,6 +46,7 @@ class _FilePipeline:
         self.path = job["path"]
         self.before = [Issue.model_validate(raw) for raw in job["issues"]]
         self.log_path = self.ctx.log_dir / log_name(self.path)
+        self.log_written = False
         self.started = time.monotonic()
         self.agent_seconds = 0.0
         self.test_runs = 0
@@ -74,7 +75,9 @@ class _FilePipeline:
             duration_s=round(time.monotonic() - self.started, 3),
             agent_s=round(self.agent_seconds, 3),
             test_runs=self.test_runs,
-            log_path=str(self.log_path) if self.log_path.exists() else None,
+            log_path=(
+                str(self.log_path) if self.log_written or self.log_path.exists() else None
+            ),
             message=message,
             changed_paths=changed or [],
             attempt_reports=reports or [],
@@ -130,6 +133,7 @@ class _FilePipeline:
             "body_s": round(body, 4) if body is not None else None,
         }
         self.test_runs = found.test_runs
+        self.log_written = execution.log_written
         ctx.breaker.record(found.agent_failure if not found.accepted else None)
         return await self.deliver(found)
 
@@ -225,9 +229,10 @@ async def fix_file(state: FileJob, *, runtime: Runtime[RunContext]) -> dict[str,
         pipeline.emit("failed", message)
         outcome = pipeline.outcome(FileStatus.FAILED, None, 0, message)
     else:
-        # Stored the moment it finishes: a run killed after this point never redoes the file.
+        # Stored the moment it finishes (on the run's writer thread, within milliseconds):
+        # a run killed after that never redoes the file.
         if ctx.outcome_store is not None:
-            await ctx.outcome_store.save(ctx.run_key, outcome, pipeline.merged_texts)
+            ctx.outcome_store.save_soon(ctx.writes, ctx.run_key, outcome, pipeline.merged_texts)
     return _deltas(outcome, pipeline.agent_seconds, errors)
 
 

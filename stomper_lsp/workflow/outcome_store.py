@@ -5,6 +5,9 @@ behind the `max_concurrency` semaphore, so a killed run loses most finished file
 outcome and its verified texts are written here the moment the file finishes, keyed by the
 snapshot's *tree* (a re-made snapshot of unchanged files has a new commit but the same tree),
 the project path and the settings that shape a fix. SQLite in the user's state folder.
+
+WAL with `synchronous=NORMAL`: a killed process loses nothing committed; a power cut may
+lose the last commits (those files run again on `--resume`), never the database.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from stomper_lsp.sandbox.git import run_git_dir
 from stomper_lsp.sandbox.snapshot import Snapshot
 from stomper_lsp.user_dirs import user_path
 from stomper_lsp.workflow.report import FileOutcome
+from stomper_lsp.workflow.write_behind import WriteBehind
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outcomes (
@@ -34,6 +38,10 @@ CREATE TABLE IF NOT EXISTS open_fix_alls (root TEXT PRIMARY KEY, started REAL NO
 # Settings that do not change what a file's fix is (only how fast or where it runs).
 _NOT_SHAPING = frozenset({"max_parallel_files", "executor", "ray_address"})
 _KEEP_S = 14 * 24 * 3600
+_SAVE = (
+    "INSERT OR REPLACE INTO outcomes (run_key, path, outcome, texts, finished) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
 _log = logging.getLogger(__name__)
 
 
@@ -74,6 +82,8 @@ class OutcomeStore:
         self.path = path or store_path()
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._unsaved: list[tuple[str, FileOutcome, dict[str, str], float]] = []
+        self._unsaved_lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
@@ -81,6 +91,7 @@ class OutcomeStore:
             db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
                 db.executescript(_SCHEMA)
             except BaseException:
                 db.close()
@@ -90,11 +101,18 @@ class OutcomeStore:
 
     def _run(self, sql: str, *params: object) -> list[tuple[object, ...]]:
         """A store that cannot be written (read-only cache, full disk) costs only resume."""
+        return self._run_many(sql, [params])
+
+    def _run_many(self, sql: str, rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+        """`sql` once per row, in one transaction; the rows of the last one."""
         with self._lock:
             try:
                 db = self._connect()
+                found: list[tuple[object, ...]] = []
                 with db:
-                    return list(db.execute(sql, params))
+                    for params in rows:
+                        found = list(db.execute(sql, params))
+                return found
             except (sqlite3.Error, OSError) as exc:
                 _log.warning("outcome store %s unusable (%s): this run cannot be resumed",
                              self.path, exc)
@@ -121,13 +139,24 @@ class OutcomeStore:
             self._run, "DELETE FROM outcomes WHERE finished < ?", time.time() - _KEEP_S
         )
 
-    async def save(self, key: str, outcome: FileOutcome, texts: dict[str, str]) -> None:
-        await asyncio.to_thread(
-            self._run,
-            "INSERT OR REPLACE INTO outcomes (run_key, path, outcome, texts, finished) "
-            "VALUES (?, ?, ?, ?, ?)",
-            key, outcome.path, outcome.model_dump_json(), json.dumps(texts), time.time(),
-        )
+    def save_soon(
+        self, writes: WriteBehind, key: str, outcome: FileOutcome, texts: dict[str, str]
+    ) -> None:
+        """Store a finished file's outcome on the writer thread; outcomes that finish while
+        one commit is under way share the next one."""
+        with self._unsaved_lock:
+            first = not self._unsaved
+            self._unsaved.append((key, outcome, texts, time.time()))
+        if first:
+            writes.submit(self._save_unsaved)
+
+    def _save_unsaved(self) -> None:
+        with self._unsaved_lock:
+            unsaved, self._unsaved = self._unsaved, []
+        self._run_many(_SAVE, [
+            (key, outcome.path, outcome.model_dump_json(), json.dumps(texts), finished)
+            for key, outcome, texts, finished in unsaved
+        ])
 
     async def fix_all_started(self, root: Path) -> None:
         """A language server's fix-all of `root` began: until `fix_all_ended`, a restarted

@@ -20,6 +20,9 @@ class FixExecution:
     started_at: float | None = None
     """Wall-clock start of the body that produced `found`, on its node."""
     finished_at: float | None = None
+    log_written: bool = False
+    """The body's log is at the request's `log_path` (or queued to be, before the run
+    ends): nobody needs to look for it."""
 
 
 class Executor(Protocol):

@@ -218,8 +218,9 @@ class RayExecutor:
                 plan = await self._with_full_bundle()
                 continue
             break
-        if result.log_text is not None:
-            await asyncio.to_thread(_write_log, request.log_path, result.log_text)
+        log_text = result.log_text
+        if log_text is not None:
+            self._ctx.writes.submit(lambda: _write_log(request.log_path, log_text))
         assert result.found is not None
         self._intervals.setdefault(result.node, []).append(
             (result.started_at, result.finished_at)
@@ -227,6 +228,7 @@ class RayExecutor:
         return FixExecution(
             result.found, node=result.node, executions=executions,
             started_at=result.started_at, finished_at=result.finished_at,
+            log_written=log_text is not None,
         )
 
     def node_peaks(self) -> dict[str, int]:
@@ -302,5 +304,14 @@ async def _object_format(shadow: Path) -> str:
 
 
 def _write_log(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    """Plain os calls: through pathlib and a text stream it cost a third more CPU."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o644)
+    except FileNotFoundError:  # the run's log folder is made at its start; gone since
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, 0o644)
+    try:
+        os.write(fd, text.encode("utf-8"))
+    finally:
+        os.close(fd)
