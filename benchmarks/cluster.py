@@ -171,6 +171,9 @@ def _breakdown(timed: _Timed, files: int) -> str:
     parts = [f"event loop {timed.loop_cpu / files * 1000:.2f}",
              f"child processes {timed.child_cpu / files * 1000:.2f}"]
     parts += [f"{name} {spent / files * 1000:.2f}" for name, spent in named if spent > 0]
+    # Threads that ended before the run did (the run's writer thread) are in no reading.
+    ended = timed.cpu - timed.loop_cpu - timed.child_cpu - sum(timed.threads.values())
+    parts.append(f"threads that ended {max(ended, 0.0) / files * 1000:.2f}")
     return "    coordinator ms/file by thread: " + ", ".join(parts)
 
 
