@@ -33,6 +33,7 @@ from stomper_lsp.workflow.errors import FixRunError
 from stomper_lsp.workflow.executors import open_executor
 from stomper_lsp.workflow.graph import build_graph
 from stomper_lsp.workflow.outcome_store import OutcomeStore, run_key
+from stomper_lsp.workflow.progress import ProgressTracker
 from stomper_lsp.workflow.report import (
     FileChange,
     FileOutcome,
@@ -127,13 +128,12 @@ async def run_fix(
                 run_key=key,
                 resumable=resumable,
                 snapshot_reader=pool.snapshot_reader,
+                progress=ProgressTracker(on_progress),
             )
             fan_out_started = time.monotonic()
             async with open_executor(context) as executor:
                 context.executor_ = executor
-                final = await _drive(
-                    context, list(paths) if paths is not None else None, on_progress
-                )
+                final = await _drive(context, list(paths) if paths is not None else None)
             timings["collect"] = float(final.get("collect_s") or 0.0)
             timings["fix"] = time.monotonic() - fan_out_started - timings["collect"]
             cleanup_started = time.monotonic()
@@ -152,11 +152,8 @@ async def run_fix(
     return report
 
 
-async def _drive(
-    context: RunContext,
-    paths: list[str] | None,
-    on_progress: Callable[[ProgressEvent], None] | None,
-) -> dict[str, Any]:
+async def _drive(context: RunContext, paths: list[str] | None) -> dict[str, Any]:
+    """Run the graph to its final state (progress goes to the tracker's sink directly)."""
     graph = build_graph()
     final: dict[str, Any] = {}
     run_config: Any = {
@@ -165,23 +162,14 @@ async def _drive(
     }
     # astream is an async generator; its annotation says AsyncIterator, which has no aclose.
     stream = cast(
-        AsyncGenerator[tuple[str, Any], None],
-        graph.astream(
-            {"paths": paths},
-            config=run_config,
-            context=context,
-            stream_mode=["values", "custom"],
-        ),
+        AsyncGenerator[dict[str, Any], None],
+        graph.astream({"paths": paths}, config=run_config, context=context,
+                      stream_mode="values"),
     )
     # aclosing: breaking out of astream would otherwise leave branches running.
     async with contextlib.aclosing(stream):
-        async for mode, chunk in stream:
-            if mode == "values":
-                final = dict(chunk)
-            elif mode == "custom" and on_progress is not None and "progress" in chunk:
-                # The node's own object: the custom stream is never serialised, and a
-                # dump and re-validation per event cost the loop ~0.1 ms per file.
-                on_progress(chunk["progress"])
+        async for chunk in stream:
+            final = dict(chunk)
     return final
 
 

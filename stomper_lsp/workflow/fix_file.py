@@ -42,7 +42,6 @@ async def _settle(task: asyncio.Task[Any]) -> None:
 class _FilePipeline:
     def __init__(self, job: FileJob, runtime: Runtime[RunContext]) -> None:
         self.ctx = runtime.context
-        self.writer = runtime.stream_writer
         self.path = job["path"]
         self.before = [Issue.model_validate(raw) for raw in job["issues"]]
         self.log_path = self.ctx.log_dir / log_name(self.path)
@@ -57,8 +56,7 @@ class _FilePipeline:
         """The verified texts this file merged: stored with its outcome for `--resume`."""
 
     def emit(self, kind: ProgressKind, message: str = "", attempt: int | None = None) -> None:
-        event = self.ctx.progress.event(kind, self.path, message, attempt)
-        self.writer({"progress": event})
+        self.ctx.progress.event(kind, self.path, message, attempt)
 
     def outcome(self, status: FileStatus, verdict: Verdict | None, attempts: int,
                 message: str, changed: list[str] | None = None, *,

@@ -64,8 +64,7 @@ async def collect(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str,
     ctx.progress.total = len(jobs)
     ctx.breaker = CircuitBreaker.for_run(config.max_parallel_files, len(jobs))
     for job in jobs:
-        event = ctx.progress.event("queued", job["path"])
-        runtime.stream_writer({"progress": event})
+        ctx.progress.event("queued", job["path"])
     return {
         "jobs": jobs,
         "files_checked": len(files),

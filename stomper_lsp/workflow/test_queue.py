@@ -106,8 +106,7 @@ def plan_batches(state: Mapping[str, Any], *, runtime: Runtime[RunContext]) -> l
 
 def _progress(runtime: Runtime[RunContext], message: str, path: str | None = None) -> None:
     """A `testing` event on the run's progress channel (CLI line, editor progress bar)."""
-    event = runtime.context.progress.event("testing", path, message)
-    runtime.stream_writer({"progress": event})
+    runtime.context.progress.event("testing", path, message)
 
 
 async def suite_batch(job: BatchJob, *, runtime: Runtime[RunContext]) -> Command[str]:
