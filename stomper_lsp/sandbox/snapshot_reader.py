@@ -7,13 +7,17 @@ second that was most of its CPU. Where nothing can convert a file on checkout (n
 `.gitattributes` on its path, no `info/attributes`, no `core.autocrlf=true`, no attributes
 file in the config) the blob's bytes are the checkout's bytes, so one running cat-file
 answers from the tree objects; every other file still goes the exact way.
+
+A run tells the reader which files it will ask for, in order (`expect`): their blobs are
+asked for in batches, one write to git for up to `_READ_AHEAD` files (on a 2-core VM each
+write that wakes git cost the coordinator 0.1-0.25 ms of CPU).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -34,6 +38,7 @@ _REGULAR = (b"100644", b"100755")
 _TREE = b"40000"
 _AUTOCRLF_ON = ("true", "1", "yes", "on", "input")
 _BLOB_CACHE_BYTES = 8 * 1024 * 1024
+_READ_AHEAD = 32
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,11 @@ class SnapshotReader:
         self._hash_size = len(snapshot.commit) // 2
         self._blobs: OrderedDict[str, bytes] = OrderedDict()
         self._blob_bytes = 0
+        self._expected: deque[str] = deque()
+
+    def expect(self, paths: Sequence[str]) -> None:
+        """The project paths `read` will mostly be asked for next, in this order."""
+        self._expected = deque(paths)
 
     async def read(self, paths: Sequence[str]) -> dict[str, str | None]:
         """Like `read_snapshot_files`: None for a path that is absent or not a file."""
@@ -115,19 +125,52 @@ class SnapshotReader:
         async with self._lock:
             return await self._blob(object_id)
 
-    async def _blob(self, object_id: str) -> bytes | None:
+    async def _blob(self, object_id: str, read_ahead: bool = False) -> bytes | None:
+        """With `read_ahead`, a miss also fetches the blobs of the next expected files."""
         cached = self._blobs.get(object_id)
         if cached is not None:
             self._blobs.move_to_end(object_id)
             return cached
-        data = await self._object(object_id, b"blob")
-        if data is not None and len(data) <= _BLOB_CACHE_BYTES // 8:
-            self._blobs[object_id] = data
-            self._blob_bytes += len(data)
-            while self._blob_bytes > _BLOB_CACHE_BYTES:
-                _, dropped = self._blobs.popitem(last=False)
-                self._blob_bytes -= len(dropped)
-        return data
+        wanted = [object_id, *self._next_expected_blobs(object_id)] if read_ahead else [
+            object_id
+        ]
+        found = await self._objects(wanted, b"blob")
+        for other, data in zip(wanted[1:], found[1:], strict=True):
+            if data is not None:
+                self._keep(other, data)
+        if found[0] is not None:
+            self._keep(object_id, found[0])
+        return found[0]
+
+    def _keep(self, object_id: str, data: bytes) -> None:
+        if len(data) > _BLOB_CACHE_BYTES // 8:
+            return
+        self._blobs[object_id] = data
+        self._blob_bytes += len(data)
+        while self._blob_bytes > _BLOB_CACHE_BYTES:
+            _, dropped = self._blobs.popitem(last=False)
+            self._blob_bytes -= len(dropped)
+
+    def _next_expected_blobs(self, asked: str) -> list[str]:
+        """Blob ids of the next expected files that the cached trees already name."""
+        found: list[str] = []
+        while self._expected and len(found) < _READ_AHEAD - 1:
+            path = self._expected.popleft()
+            entry = self._cached_entry(to_repo_path(self.snapshot.project_prefix, path))
+            if entry is None or entry.kind != "file":
+                continue
+            if entry.object_id != asked and entry.object_id not in self._blobs:
+                found.append(entry.object_id)
+        return list(dict.fromkeys(found))
+
+    def _cached_entry(self, repo_path: str) -> SnapshotEntry | None:
+        """`_entry` from the trees read so far only (None: it would need a tree read)."""
+        folder, _, name = repo_path.rpartition("/")
+        tree = self._trees.get(folder)
+        if tree is None or ".gitattributes" in tree or name not in tree:
+            return None
+        mode, object_id = tree[name]
+        return SnapshotEntry("file", object_id.hex()) if mode in _REGULAR else None
 
     async def _fast(self, path: str) -> tuple[bool, str] | None:
         """(present, text) read from the trees; None: this path needs the exact way."""
@@ -136,7 +179,7 @@ class SnapshotReader:
             return None
         if found.kind != "file":
             return (False, "")
-        data = await self._blob(found.object_id)
+        data = await self._blob(found.object_id, read_ahead=True)
         return (True, decode_text(data)) if data is not None else None
 
     async def _entry(self, repo_path: str) -> SnapshotEntry | None:
@@ -176,15 +219,19 @@ class SnapshotReader:
         return parsed
 
     async def _object(self, name: str, kind: bytes) -> bytes | None:
+        return (await self._objects([name], kind))[0]
+
+    async def _objects(self, names: list[str], kind: bytes) -> list[bytes | None]:
+        """Several objects for one write to git (None: missing or not a `kind`)."""
         dialogue = await self._running()
         try:
-            return await self._exchange(dialogue, name, kind)
+            await dialogue.send(b"".join(name.encode() + b"\n" for name in names))
+            return [await self._reply(dialogue, kind) for _ in names]
         except BaseException:
             dialogue.kill()  # cancelled or failed mid-reply: the stream is out of step
             raise
 
-    async def _exchange(self, dialogue: Dialogue, name: str, kind: bytes) -> bytes | None:
-        await dialogue.send(name.encode() + b"\n")
+    async def _reply(self, dialogue: Dialogue, kind: bytes) -> bytes | None:
         header = await dialogue.readline(_READ_TIMEOUT_S)
         if not header:
             raise SandboxError(f"git cat-file stopped answering in {self.snapshot.shadow_dir}")

@@ -62,6 +62,8 @@ async def collect(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str,
         for path, issues in grouped.items()
     ]
     ctx.progress.total = len(jobs)
+    if ctx.snapshot_reader is not None:  # branches start in this order: read their bases ahead
+        ctx.snapshot_reader.expect([job["path"] for job in jobs])
     ctx.breaker = CircuitBreaker.for_run(config.max_parallel_files, len(jobs))
     for job in jobs:
         ctx.progress.event("queued", job["path"])

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from stomper_lsp.process import ProcessResult
+from stomper_lsp.process import Dialogue, ProcessResult
 from stomper_lsp.sandbox import git as sandbox_git
 from stomper_lsp.sandbox.snapshot import create_snapshot, read_snapshot_files
 from stomper_lsp.sandbox.snapshot_reader import SnapshotReader
@@ -91,3 +91,33 @@ async def test_a_read_cancelled_mid_reply_leaves_the_reader_usable(
         assert texts == {f"m{i}.py": f"x = {i}\n" * 2000 for i in range(20)}
     finally:
         await reader.close()
+
+
+async def test_expected_files_are_read_in_batches_with_the_same_answers(
+    new_repo: RepoFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {f"m{i}.py": f"x = {i}\n" for i in range(40)}
+    files |= {"same_a.py": "same = 1\n", "same_b.py": "same = 1\n", **FILES}
+    repo = new_repo(files)
+    snapshot = await create_snapshot(repo.root, {"m5.py": "x = 'unsaved'\n"})
+    order = [*files, "missing.py"]
+    exact = await read_snapshot_files(snapshot, order)
+    writes: list[int] = []
+    real_send = Dialogue.send
+
+    async def counting(self: Dialogue, data: bytes) -> None:
+        writes.append(data.count(b"\n"))
+        await real_send(self, data)
+
+    monkeypatch.setattr(Dialogue, "send", counting)
+    reader = SnapshotReader(snapshot)
+    try:
+        reader.expect(order)
+        for path in order:
+            assert await reader.read([path]) == {path: exact[path]}, path
+    finally:
+        await reader.close()
+    # The root tree, then the 42 files at the root in two batches; the files in folders
+    # are read once their folder's tree is known (a write for each tree and each of them).
+    assert writes[:3] == [1, 32, 11], writes
+    assert len(writes) < len(order) // 4, writes
