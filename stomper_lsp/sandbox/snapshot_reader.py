@@ -131,15 +131,12 @@ class SnapshotReader:
         if cached is not None:
             self._blobs.move_to_end(object_id)
             return cached
-        wanted = [object_id, *self._next_expected_blobs(object_id)] if read_ahead else [
-            object_id
-        ]
+        ahead = self._next_expected_blobs(object_id) if read_ahead else []
+        wanted = [object_id, *ahead]
         found = await self._objects(wanted, b"blob")
-        for other, data in zip(wanted[1:], found[1:], strict=True):
+        for name, data in zip(wanted, found, strict=True):
             if data is not None:
-                self._keep(other, data)
-        if found[0] is not None:
-            self._keep(object_id, found[0])
+                self._keep(name, data)
         return found[0]
 
     def _keep(self, object_id: str, data: bytes) -> None:

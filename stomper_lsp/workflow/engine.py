@@ -140,8 +140,8 @@ async def run_fix(
     finally:
         if context is not None:
             await context.writes.close()  # outcomes stored, logs written
-        if context is not None and context.snapshot_reader is not None:
-            await context.snapshot_reader.close()
+            if context.snapshot_reader is not None:
+                await context.snapshot_reader.close()
         await asyncio.to_thread(shutil.rmtree, run_dir, True)
         run_logs.__exit__(None, None, None)
         if outcome_store is None:

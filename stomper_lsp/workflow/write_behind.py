@@ -11,7 +11,6 @@ transaction).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable
@@ -20,7 +19,7 @@ _log = logging.getLogger(__name__)
 
 
 class WriteBehind:
-    """`submit` jobs; `close` (or `drain`) before relying on what they wrote."""
+    """`submit` jobs; `close` before relying on what they wrote."""
 
     def __init__(self) -> None:
         self._writer: _Writer | None = None
@@ -32,14 +31,6 @@ class WriteBehind:
             if self._writer is None:
                 self._writer = _Writer()
             self._writer.add(job)
-
-    async def drain(self) -> None:
-        """Wait until every job submitted so far has run."""
-        if self._writer is None:
-            return
-        done: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self.submit(lambda: done.set_result(None))
-        await asyncio.wrap_future(done)
 
     async def close(self) -> None:
         """Run what is queued, then end the thread (a later `submit` starts a new one)."""

@@ -11,7 +11,7 @@ from stomper_lsp.workflow.report import FileOutcome, FileStatus
 from stomper_lsp.workflow.write_behind import WriteBehind
 
 
-async def test_jobs_run_in_order_off_the_loop_and_drain_waits_for_them() -> None:
+async def test_jobs_run_in_order_off_the_loop_and_close_waits_for_them() -> None:
     writes = WriteBehind()
     done: list[int] = []
     threads: set[str] = set()
@@ -23,10 +23,9 @@ async def test_jobs_run_in_order_off_the_loop_and_drain_waits_for_them() -> None
 
     for k in range(20):
         writes.submit(lambda k=k: job(k))  # type: ignore[misc]
-    await writes.drain()
+    await writes.close()
     assert done == list(range(20))
     assert threads == {"stomper-writes"}
-    await writes.close()
     assert "stomper-writes" not in {t.name for t in threading.enumerate()}
 
 

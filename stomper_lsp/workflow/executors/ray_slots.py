@@ -87,8 +87,8 @@ class SlotWorkers:
         self._placing: set[asyncio.Task[None]] = set()
         self._calls = 0
         self._has_plan: dict[Any, Any] = {}
-        """actor -> the plan ref it was last handed (a file of its own passes None): each
-        ref argument cost the coordinator's Ray threads ~0.1 ms (borrower bookkeeping)."""
+        """actor -> the plan ref it was last handed (a file of its own passes None): a ref
+        argument cost the driver ~0.08 ms per call measured alone (borrower bookkeeping)."""
 
     def start(self) -> None:
         for _ in range(self._count):
